@@ -1,0 +1,58 @@
+"""Ideal mass-spring (paper Task 1): physics, dataset and evaluation protocol.
+
+H = q^2 + p^2, as in the authors' code (the paper's Eq. 4 writes half of it), so
+dq/dt = 2p and dp/dt = -2q: angular frequency 2, period pi. States are `[q, p]`.
+"""
+import numpy as np
+
+from hnn.data import evaluation_states, ring_states, split_in_order
+
+SAMPLES = 50            # trajectories
+T_SPAN = (0.0, 3.0)
+TIMESCALE = 10          # points per time unit: 30 points on [0, 3]
+RADIUS = (0.1, 1.0)     # phase-space radius, so H in [0.01, 1]
+NOISE_STD = 0.1         # added to the inputs only, after the targets are computed
+TRAIN_FRACTION = 0.5
+
+EVAL_TRAJECTORIES = 15
+EVAL_T = np.linspace(0, 20, 100)   # fixed horizon; the original stretched it by 1.09x per call
+EVAL_SEED = 1000                   # fresh evaluation starts, the same for every training seed
+
+
+def hamiltonian(x):
+    """H(q, p) = q^2 + p^2 for `(..., 2)` states."""
+    return x[..., 0] ** 2 + x[..., 1] ** 2
+
+
+def dynamics(x):
+    """Exact time derivative [dH/dp, -dH/dq] = [2p, -2q] of `(..., 2)` states."""
+    return np.stack([2 * x[..., 1], -2 * x[..., 0]], axis=-1)
+
+
+def solution(x0, t):
+    """Exact flow from `x0` (batch, 2) over times `t` (T,): `(batch, T, 2)`."""
+    x0 = np.asarray(x0, dtype=np.float64)
+    c, s = np.cos(2 * t)[None, :], np.sin(2 * t)[None, :]
+    q0, p0 = x0[:, :1], x0[:, 1:]
+    return np.stack([q0 * c + p0 * s, p0 * c - q0 * s], axis=-1)
+
+
+def get_dataset(seed=0, samples=SAMPLES, noise_std=NOISE_STD):
+    """The original dataset: `samples` trajectories of 30 points, noisy inputs, clean targets.
+
+    Returns numpy arrays `x, dx` (train) and `test_x, test_dx`, each `(N, 2)`, split 50/50 in
+    trajectory order (750/750 for 50 trajectories), plus `t` (30,).
+    """
+    rng = np.random.default_rng(seed)
+    t = np.linspace(*T_SPAN, int(TIMESCALE * (T_SPAN[1] - T_SPAN[0])))
+    x0 = ring_states(rng, samples, *RADIUS)
+    x = solution(x0, t).reshape(-1, 2)
+    dx = dynamics(x)
+    x = x + noise_std * rng.standard_normal(x.shape)
+    return {**split_in_order(x, dx, TRAIN_FRACTION), "t": t}
+
+
+def evaluation_trajectories(n=EVAL_TRAJECTORIES, seed=EVAL_SEED):
+    """Starts `(n, 2)`, grid `(100,)` and exact trajectories `(n, 100, 2)` for the energy MSE."""
+    x0 = evaluation_states(np.random.default_rng(seed), n)
+    return x0, EVAL_T, solution(x0, EVAL_T)

@@ -1,0 +1,18 @@
+"""Hamiltonian Neural Networks (Greydanus, Dzamba & Yosinski, 2019) in PyTorch.
+
+States are vectors `[q_1..q_n, p_1..p_n]`; batches are `(batch, 2n)`.
+"""
+from .checkpoint import load_checkpoint, load_state, save_checkpoint, write_json
+from .integrate import RK4, Euler, integrate, solve_ivp_reference
+from .metrics import bootstrap_stderr, energy_distance, energy_mse, loss_summary, mean_stderr, rollout, summarize
+from .mlp import MLP
+from .models import HNN, Baseline, build_model, symplectic_gradient
+from .training import derivative_loss, fit, seed_everything
+
+__all__ = [
+    "MLP", "HNN", "Baseline", "build_model", "symplectic_gradient",
+    "RK4", "Euler", "integrate", "solve_ivp_reference",
+    "fit", "derivative_loss", "seed_everything",
+    "mean_stderr", "bootstrap_stderr", "summarize", "loss_summary", "rollout", "energy_distance", "energy_mse",
+    "save_checkpoint", "load_checkpoint", "load_state", "write_json",
+]

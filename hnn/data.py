@@ -1,0 +1,40 @@
+"""Dataset helpers shared by the experiments' own generators."""
+import numpy as np
+import scipy.integrate
+
+
+def ring_states(rng, n, radius_low, radius_high):
+    """`n` phase-space states `(n, 2)` = [q, p]: a direction from U(-1, 1)^2, normalised, times a
+    radius from U(radius_low, radius_high). The original's recipe for spring and pendulum."""
+    direction = rng.uniform(-1, 1, size=(n, 2))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    radius = rng.uniform(radius_low, radius_high, size=(n, 1))
+    return direction * radius
+
+
+def evaluation_states(rng, n=15):
+    """The notebooks' fresh starts for energy rollouts: each component in ±[0.2, 1.0]; `(n, 2)`."""
+    x = rng.uniform(-0.8, 0.8, size=(n, 2))
+    return x + 0.2 * np.sign(x)
+
+
+def solve_batch(field, x0, t, rtol=1e-10, atol=1e-12):
+    """Integrate `dx/dt = field(x)` for a whole batch `(batch, d)` as one `solve_ivp` system.
+
+    `field` maps numpy `(batch, d)` to `(batch, d)`. Returns `(batch, len(t), d)`."""
+    x0 = np.asarray(x0, dtype=np.float64)
+    shape = x0.shape
+
+    def rhs(_, y):
+        return field(y.reshape(shape)).reshape(-1)
+
+    sol = scipy.integrate.solve_ivp(rhs, (t[0], t[-1]), x0.reshape(-1), t_eval=t, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"solve_ivp failed: {sol.message}")
+    return sol.y.T.reshape(len(t), *shape).swapaxes(0, 1)
+
+
+def split_in_order(x, dx, train_fraction):
+    """The original split: the first `train_fraction` of rows train, the rest test, no shuffle."""
+    n_train = int(len(x) * train_fraction)
+    return {"x": x[:n_train], "dx": dx[:n_train], "test_x": x[n_train:], "test_dx": dx[n_train:]}

@@ -1,0 +1,81 @@
+"""Fixed-step integrators in torch, batched over initial states, and a scipy reference path.
+
+Fields are autonomous: `f` maps states `(batch, d)` to time derivatives `(batch, d)`.
+Trajectories are returned batch first: `(batch, len(t), d)`.
+"""
+import numpy as np
+import scipy.integrate
+import torch
+
+
+class Euler:
+    """Forward Euler; global error O(dt)."""
+
+    order = 1
+
+    def step(self, f, x, dt):
+        return x + dt * f(x)
+
+
+class RK4:
+    """Classical fourth-order Runge-Kutta; global error O(dt^4)."""
+
+    order = 4
+
+    def step(self, f, x, dt):
+        k1 = f(x)
+        k2 = f(x + 0.5 * dt * k1)
+        k3 = f(x + 0.5 * dt * k2)
+        k4 = f(x + dt * k3)
+        return x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def integrate(f, x0, t, solver=None, substeps=1):
+    """Integrate `dx/dt = f(x)` from `x0` (batch, d) at `t[0]` and report the state at each `t`.
+
+    `t` is a 1-D increasing grid (tensor or array, need not be uniform); each interval is split
+    into `substeps` equal steps of `solver` (RK4 by default). Returns `(batch, len(t), d)`.
+    """
+    solver = RK4() if solver is None else solver
+    if substeps < 1:
+        raise ValueError(f"substeps must be >= 1, got {substeps}")
+    x = torch.as_tensor(x0)
+    t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    if x.ndim != 2:
+        raise ValueError(f"x0 must have shape (batch, d), got {tuple(x.shape)}")
+    states = [x]
+    for dt in torch.diff(t).tolist():
+        h = dt / substeps
+        for _ in range(substeps):
+            x = solver.step(f, x, h)
+        states.append(x)
+    return torch.stack(states, dim=1)
+
+
+def model_field(model):
+    """The autonomous field of a dynamics model, for use with `integrate`."""
+    return model.time_derivative
+
+
+def solve_ivp_reference(f, x0, t, rtol=1e-9, atol=1e-12, method="RK45"):
+    """The original protocol: `scipy.integrate.solve_ivp` one trajectory at a time, batch size 1.
+
+    `f` is a torch field as for `integrate`; it is called on `(1, d)` tensors of x0's dtype.
+    Returns a numpy array `(batch, len(t), d)`.
+    """
+    x0 = torch.as_tensor(x0)
+    t = np.asarray(t, dtype=np.float64)
+
+    def rhs(_, y):
+        x = torch.as_tensor(y, dtype=x0.dtype, device=x0.device).reshape(1, -1)
+        return f(x).reshape(-1).detach().cpu().double().numpy()
+
+    out = []
+    for y0 in x0.detach().cpu().double().numpy():
+        sol = scipy.integrate.solve_ivp(
+            rhs, (t[0], t[-1]), y0, t_eval=t, rtol=rtol, atol=atol, method=method
+        )
+        if not sol.success:
+            raise RuntimeError(f"solve_ivp failed from x0={y0}: {sol.message}")
+        out.append(sol.y.T)
+    return np.stack(out)
