@@ -1,6 +1,7 @@
 """Checkpoints and metric files, written atomically and read back safely."""
 import json
 import os
+import pickle
 import tempfile
 import zipfile
 
@@ -57,7 +58,7 @@ def load_checkpoint(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
         raise ValueError(f"checkpoint {path} is corrupt or not a torch checkpoint: {err}") from err
     missing = {"state_dict", "config", "curves", "metrics"} - set(ckpt)
     if missing:

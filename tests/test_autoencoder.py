@@ -1,0 +1,156 @@
+"""The MLP autoencoder, the pixel model's loss and its latent evaluation helpers."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hnn.autoencoder import (MLPAutoencoder, PixelModel, build_pixel_model, fit_latent_map,
+                             latent_energy_mse, pixel_loss, pixel_loss_summary, pixel_losses,
+                             pixel_rollout)
+from hnn.models import HNN
+
+
+def test_autoencoder_shapes_and_layers():
+    torch.manual_seed(0)
+    ae = MLPAutoencoder(1568, 200, 2)
+    x = torch.rand(5, 1568)
+    z = ae.encode(x)
+    assert z.shape == (5, 2)
+    assert ae.decode(z).shape == (5, 1568)
+    assert ae(x).shape == (5, 1568)
+    assert [tuple(l.weight.shape) for l in ae.encoder] == [(200, 1568), (200, 200), (200, 200), (2, 200)]
+    assert [tuple(l.weight.shape) for l in ae.decoder] == [(200, 2), (200, 200), (200, 200), (1568, 200)]
+    w = ae.encoder[1].weight.detach()
+    torch.testing.assert_close(w @ w.T, torch.eye(200), atol=1e-5, rtol=0)   # orthogonal init
+
+
+def test_encoder_is_residual_relu_stack():
+    torch.manual_seed(1)
+    ae = MLPAutoencoder(10, 6, 2)
+    x = torch.randn(3, 10)
+    l1, l2, l3, l4 = ae.encoder
+    h = torch.relu(l1(x))
+    h = h + torch.relu(l2(h))
+    h = h + torch.relu(l3(h))
+    torch.testing.assert_close(ae.encode(x), l4(h))
+
+
+def test_bad_widths_are_named():
+    ae = MLPAutoencoder(1568, 200, 2)
+    with pytest.raises(ValueError, match=r"encoder input must have shape \(batch, 1568\)"):
+        ae.encode(torch.rand(3, 784))
+    with pytest.raises(ValueError, match=r"latent state\) must have shape \(batch, 2\)"):
+        ae.decode(torch.rand(3, 4))
+
+
+@pytest.mark.parametrize("baseline", [False, True])
+def test_gradient_reaches_every_parameter(baseline):
+    torch.manual_seed(0)
+    model = build_pixel_model(64, 32, 2, baseline)
+    assert model.is_hnn is not baseline
+    batch = {"x": torch.rand(8, 64), "next_x": torch.rand(8, 64)}
+    pixel_loss(model, batch).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None, name
+        assert param.grad.abs().sum() > 0, name
+
+
+class SliceAutoencoder(nn.Module):
+    """Stub: z = the first two inputs; decodes to zeros."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.width = width
+        self.unit = nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+
+    def encode(self, x):
+        return x[:, :2] * self.unit
+
+    def decode(self, z):
+        return torch.zeros(len(z), self.width, dtype=z.dtype)
+
+
+class LinearField(nn.Module):
+    """Stub latent model: dz/dt = z @ A.T."""
+
+    def __init__(self, matrix):
+        super().__init__()
+        self.matrix = nn.Parameter(torch.as_tensor(matrix, dtype=torch.float64))
+
+    def time_derivative(self, z):
+        return z @ self.matrix.T
+
+
+def test_loss_terms_follow_the_authors_code():
+    model = PixelModel(SliceAutoencoder(4), LinearField([[0.0, 1.0], [-1.0, 0.0]]))
+    x = torch.tensor([[0.3, 0.5, 1.0, -2.0]], dtype=torch.float64)
+    next_x = torch.tensor([[0.7, 0.1, 0.0, 0.0]], dtype=torch.float64)
+    terms = {k: v.item() for k, v in pixel_losses(model, {"x": x, "next_x": next_x}).items()}
+    assert terms["ae"] == pytest.approx((0.3**2 + 0.5**2 + 1.0 + 4.0) / 4)
+    # code's sign: p - (q' - q) = 0.5 - 0.4; the paper's p - (q - q') would give 0.9
+    assert terms["cc"] == pytest.approx(0.1**2)
+    # Euler step: z + f(z) = [0.3 + 0.5, 0.5 - 0.3] against z' = [0.7, 0.1]
+    assert terms["latent"] == pytest.approx(((0.7 - 0.8) ** 2 + (0.1 - 0.2) ** 2) / 2)
+    assert terms["total"] == pytest.approx(terms["ae"] + terms["cc"] + 0.1 * terms["latent"])
+
+
+def test_loss_summary_is_mean_and_stderr_of_per_example_totals():
+    torch.manual_seed(0)
+    model = build_pixel_model(12, 16, 2)
+    x, next_x = torch.rand(10, 12), torch.rand(10, 12)
+    totals = pixel_losses(model, {"x": x, "next_x": next_x})["total"].detach().double()
+    summary = pixel_loss_summary(model, x, next_x, chunk=3)
+    assert summary["mean"] == pytest.approx(totals.mean().item(), rel=1e-5)
+    assert summary["stderr"] == pytest.approx(totals.std(unbiased=False).item() / np.sqrt(10), rel=1e-5)
+
+
+def test_fit_latent_map_recovers_an_affine_map():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, 2))
+    weight, bias = np.array([[2.0, -1.0], [0.5, 3.0]]), np.array([0.3, -0.7])
+    fitted_weight, fitted_bias = fit_latent_map(z, z @ weight + bias)
+    np.testing.assert_allclose(fitted_weight, weight, atol=1e-10)
+    np.testing.assert_allclose(fitted_bias, bias, atol=1e-10)
+    with pytest.raises(ValueError, match="same N"):
+        fit_latent_map(z, z[:10])
+
+
+class Quadratic(nn.Module):
+    """H = (q^2 + p^2) / 2, so dq/dt = p, dp/dt = -q."""
+
+    def __init__(self):
+        super().__init__()
+        self.unit = nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+
+    def forward(self, x):
+        return 0.5 * self.unit * (x ** 2).sum(-1, keepdim=True)
+
+
+def _energy(coords):
+    return coords[..., 0] ** 2 + coords[..., 1] ** 2
+
+
+def test_latent_energy_mse_of_exact_and_damped_models():
+    t = np.linspace(0, 10, 50)
+    truth = np.stack([np.cos(t), -np.sin(t)], axis=-1)            # from [1, 0], energy 1
+    train_x = np.random.default_rng(0).normal(size=(20, 2))
+    x0 = np.array([[1.0, 0.0]])
+    exact = PixelModel(SliceAutoencoder(2), HNN(Quadratic()))
+    result = latent_energy_mse(exact, _energy, train_x, train_x, x0, t, truth, substeps=10)
+    assert result["mean"] < 1e-12
+    # dz/dt = (-0.05 I + J) z: the energy decays as exp(-0.1 t)
+    damped = PixelModel(SliceAutoencoder(2), LinearField([[-0.05, 1.0], [-1.0, -0.05]]))
+    result = latent_energy_mse(damped, _energy, train_x, train_x, x0, t, truth, substeps=10)
+    dist = (1 - np.exp(-0.1 * t)) ** 2
+    assert result["mean"] == pytest.approx(dist.mean(), rel=1e-6)
+    block_means = dist.reshape(5, 10).mean(axis=1)
+    assert result["stderr"] == pytest.approx(block_means.std() / np.sqrt(5), rel=1e-6)
+
+
+def test_pixel_rollout_decodes_the_latent_trajectory():
+    model = PixelModel(SliceAutoencoder(3), HNN(Quadratic()))
+    t = np.linspace(0, np.pi, 9)
+    latents, decoded = pixel_rollout(model, np.array([[0.0, 2.0, 5.0]]), t)
+    assert latents.shape == (1, 9, 2) and decoded.shape == (1, 9, 3)
+    np.testing.assert_allclose(latents[0, :, 0], 2 * np.sin(t), atol=1e-6)
+    assert np.all(decoded == 0)

@@ -1,0 +1,65 @@
+"""The spring and pendulum dataset generators: targets, split sizes, noise and seeding."""
+import numpy as np
+import pytest
+
+from hnn.experiment import import_experiment
+
+spring = import_experiment("experiment-spring", "data")
+pend = import_experiment("experiment-pend", "data")
+
+
+@pytest.mark.parametrize("task, n_train", [(spring, 750), (pend, 1125)])
+def test_split_sizes_and_order(task, n_train):
+    data = task.get_dataset(seed=0)
+    assert data["x"].shape == data["dx"].shape == (n_train, 2)
+    assert data["test_x"].shape == data["test_dx"].shape == (n_train, 2)
+    points = len(data["t"])
+    assert points == {spring: 30, pend: 45}[task]
+    # In order, no shuffle: each split is 25 whole trajectories, one after another.
+    clean = task.get_dataset(seed=0, noise_std=0.0)
+    for split in ("x", "test_x"):
+        H = task.hamiltonian(clean[split].reshape(25, points, 2))
+        assert np.abs(H - H[:, :1]).max() < 1e-8
+        assert np.abs(np.diff(H[:, 0])).min() > 1e-6
+
+
+@pytest.mark.parametrize("task", [spring, pend])
+def test_targets_are_the_exact_dynamics_at_the_clean_states(task):
+    clean = task.get_dataset(seed=3, noise_std=0.0)
+    noisy = task.get_dataset(seed=3)
+    for split in ("", "test_"):
+        np.testing.assert_allclose(clean[split + "dx"], task.dynamics(clean[split + "x"]), atol=1e-12)
+        # Noise goes on the inputs only, after the targets are computed.
+        np.testing.assert_array_equal(noisy[split + "dx"], clean[split + "dx"])
+        noise = noisy[split + "x"] - clean[split + "x"]
+        assert 0.09 < noise.std() < 0.11
+
+
+@pytest.mark.parametrize("task, radius", [(spring, (0.1, 1.0)), (pend, (1.3, 2.3))])
+def test_initial_radii_and_energy_conserved_along_trajectories(task, radius):
+    clean = task.get_dataset(seed=1, noise_std=0.0)
+    points = len(clean["t"])
+    x = np.concatenate([clean["x"], clean["test_x"]]).reshape(50, points, 2)
+    r0 = np.linalg.norm(x[:, 0], axis=1)
+    assert r0.min() >= radius[0] and r0.max() <= radius[1]
+    H = task.hamiltonian(x)
+    assert np.abs(H - H[:, :1]).max() < 1e-8
+
+
+@pytest.mark.parametrize("task", [spring, pend])
+def test_same_seed_same_data(task):
+    a, b, c = task.get_dataset(seed=7), task.get_dataset(seed=7), task.get_dataset(seed=8)
+    for key in ("x", "dx", "test_x", "test_dx"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.allclose(a["x"], c["x"])
+
+
+@pytest.mark.parametrize("task", [spring, pend])
+def test_evaluation_protocol(task):
+    x0, t, truth = task.evaluation_trajectories()
+    assert x0.shape == (15, 2) and t.shape == (100,) and truth.shape == (15, 100, 2)
+    assert t[-1] == 20.0
+    assert np.all((np.abs(x0) >= 0.2) & (np.abs(x0) <= 1.0))
+    np.testing.assert_array_equal(truth[:, 0], x0)
+    H = task.hamiltonian(truth)
+    assert np.abs(H - H[:, :1]).max() < 1e-8

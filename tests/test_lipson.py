@@ -1,0 +1,96 @@
+"""The real-pendulum loader (Schmidt & Lipson data), train.py and its figure."""
+import math
+import re
+import shutil
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from hnn.experiment import REPO_ROOT, import_experiment, load_run
+
+lipson = import_experiment("experiment-lipson", "data")
+
+
+def test_file_sizes_and_columns():
+    t, x = lipson.load_table()
+    assert t.shape == (556,) and x.shape == (556, 2)
+    assert t[0] == 5.0 and t[-1] == 99.5
+    assert x[0, 0] == pytest.approx(1.1383885512243586, abs=1e-15)     # first angle in the file
+    assert x[-1, 1] == pytest.approx(-0.35828936245557941, abs=1e-15)  # last angular velocity
+    steps = np.diff(t)
+    assert np.isclose(steps, 1 / 6).sum() == 545
+    assert np.isclose(steps, 1 / 3).sum() == 8 and np.isclose(steps, 1 / 2).sum() == 2
+
+
+def test_split_is_445_train_and_the_last_110_as_test():
+    train, test = lipson.split_indices(555)
+    np.testing.assert_array_equal(test, np.arange(444, 554))
+    np.testing.assert_array_equal(train, np.r_[np.arange(444), 554])
+    data = lipson.get_dataset()
+    assert data["x"].shape == data["dx"].shape == (445, 2)
+    assert data["test_x"].shape == data["test_dx"].shape == (110, 2)
+    t, x = lipson.load_table()
+    np.testing.assert_array_equal(data["test_x"], x[444:554])
+    np.testing.assert_array_equal(data["x"][-1], x[554])
+    np.testing.assert_array_equal(data["test_t"], t[444:554])
+    x0, t0, truth = lipson.evaluation_segment(data)
+    assert x0.shape == (1, 2) and truth.shape == (1, 110, 2) and t0[0] == 0.0
+    assert t0[-1] == pytest.approx(109 / 6)                 # the test segment has no gaps
+
+
+def test_forward_difference_uses_the_real_time_step_at_a_gap():
+    t, x = lipson.load_table()
+    data = lipson.get_dataset()
+    gap = int(np.flatnonzero(np.diff(t) > 0.2)[0])          # first dropped frame (train split)
+    assert t[gap + 1] - t[gap] == pytest.approx(1 / 3)
+    expected = (x[gap + 1] - x[gap]) * 3
+    np.testing.assert_allclose(data["dx"][gap], expected, rtol=1e-12)
+    np.testing.assert_allclose(data["dx"][0], (x[1] - x[0]) * 6, rtol=1e-12)
+
+
+def test_parser_handles_crlf_headers_and_blank_lines():
+    text = "%o v\r\n  0 5.0 1.5 -2e-1 \r\n\r\n0 5.1666 1.25e+000 3\n% note\n"
+    np.testing.assert_array_equal(lipson.parse_table(text), [[0, 5.0, 1.5, -0.2], [0, 5.1666, 1.25, 3]])
+    with pytest.raises(ValueError, match="line 2: expected 4 columns"):
+        lipson.parse_table("%o v\r\n0 1 2\r\n", source="x.txt")
+    with pytest.raises(ValueError, match="line 1: not a number"):
+        lipson.parse_table("0 1 two 3\n")
+
+
+def test_altered_or_missing_file_names_path_and_checksum(tmp_path):
+    copy = tmp_path / "real_pend_h_1.txt"
+    shutil.copyfile(lipson.DATA_PATH, copy)
+    assert lipson.load_table(str(copy))[0].shape == (556,)
+    raw = bytearray(copy.read_bytes())
+    raw[200] = ord("7") if raw[200] != ord("7") else ord("8")
+    copy.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"{re.escape(str(copy))}.*expected {lipson.SHA256}"):
+        lipson.get_dataset(str(copy))
+    with pytest.raises(FileNotFoundError, match=f"{re.escape(str(tmp_path / 'gone.txt'))}.*{lipson.SHA256}"):
+        lipson.load_table(str(tmp_path / "gone.txt"))
+
+
+def test_energy_function():
+    assert lipson.hamiltonian(np.array([0.0, 0.0])) == 0.0
+    assert lipson.hamiltonian(np.array([[math.pi / 2, 1.0]]))[0] == pytest.approx(3.4)
+
+
+def test_train_smoke_run_and_figure(tmp_path):
+    for extra in ([], ["--baseline"]):
+        subprocess.run([sys.executable, "experiment-lipson/train.py", "--quick", "--quiet",
+                        "--save-dir", str(tmp_path), *extra], cwd=REPO_ROOT, check=True)
+    model, ckpt = load_run(tmp_path / "lipson-hnn-seed0.pt")
+    assert ckpt["config"]["weight_decay"] == 1e-5 and ckpt["config"]["batch_size"] == 0
+    assert len(ckpt["curves"]["train_loss"]) == 21
+    for key in ("train_loss", "test_loss", "energy_mse"):
+        assert math.isfinite(ckpt["metrics"][key]["mean"]) and ckpt["metrics"][key]["mean"] > 0
+    analysis = import_experiment("experiment-lipson", "analysis")
+    (path,) = analysis.make_figures(tmp_path, tmp_path / "figures")
+    assert path.endswith("lipson-rollouts-seed0.png")
+    image = iio.imread(path)
+    assert image.shape[0] > 300 and image.shape[1] > 1000 and image.std() > 0
+    with pytest.raises(FileNotFoundError, match=r"lipson-(hnn|baseline)-seed1\.pt"):
+        analysis.make_figures(tmp_path, tmp_path / "figures", seed=1)

@@ -1,0 +1,196 @@
+"""Pixel pendulum: preprocessing, dataset, train.py smoke run and figures."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from hnn.experiment import REPO_ROOT, import_experiment, load_run
+from hnn.models import HNN
+
+data = import_experiment("experiment-pixels", "data")
+
+
+def render_at(size, angle):
+    """A frame rendered at `size` pixels with the pendulum `angle` rad from hanging down."""
+    env = data.make_env(size)
+    env.reset(seed=0)
+    env.state = np.array([angle + math.pi, 0.0])
+    try:
+        return env.render()
+    finally:
+        env.close()
+
+
+def to_pixel(x, y):
+    """World position (units, x right, y down from the pivot) -> (column, row) in a frame."""
+    width = data.CROP["right"] - data.CROP["left"]
+    height = data.CROP["bottom"] - data.CROP["top"]
+    return ((x - data.CROP["left"]) / width * data.FRAME_SIZE,
+            (y - data.CROP["top"]) / height * data.FRAME_SIZE)
+
+
+def rod_angle(frame):
+    """Angle from hanging down of the ink's centroid seen from the pivot."""
+    rows, cols = np.nonzero(frame)
+    weight = frame[rows, cols]
+    pivot_col, pivot_row = to_pixel(0.0, 0.0)
+    col = (weight * (cols + 0.5)).sum() / weight.sum()
+    row = (weight * (rows + 0.5)).sum() / weight.sum()
+    return math.atan2(col - pivot_col, row - pivot_row)
+
+
+def ink_at(frame, angle, radius=0.9):
+    """The frame's value at `radius` units from the pivot along `angle` (0.9: inside the bob)."""
+    col, row = to_pixel(radius * math.sin(angle), radius * math.cos(angle))
+    return frame[int(row), int(col)]
+
+
+@pytest.mark.parametrize("size", [500, 240])
+def test_preprocess_puts_the_bob_where_the_angle_says(size):
+    for angle in (-0.5, -0.2, 0.0, 0.3, 0.55):
+        frame = data.preprocess(render_at(size, angle))
+        assert frame.shape == (28, 28) and frame.dtype == np.float32
+        assert frame.min() >= 0.0 and frame.max() <= 1.0
+        assert frame.max() > 0.95 and 60 < frame.sum() < 110      # one rod, fully inked
+        assert rod_angle(frame) == pytest.approx(angle, abs=0.04)
+        assert ink_at(frame, angle) > 0.5
+        if angle:
+            assert ink_at(frame, -angle) < 0.1                    # not mirrored
+
+
+def test_preprocess_does_not_depend_on_render_size():
+    for angle in (-0.4, 0.1, 0.5):
+        large, small = (data.preprocess(render_at(size, angle)) for size in (500, 240))
+        assert np.abs(large - small).mean() < 0.025
+        assert abs(large.sum() - small.sum()) / large.sum() < 0.06
+
+
+def test_preprocess_rejects_non_square_rgb():
+    with pytest.raises(ValueError, match=r"square RGB image \(S, S, 3\)"):
+        data.preprocess(np.zeros((500, 400, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="square RGB"):
+        data.preprocess(np.zeros((500, 500), dtype=np.uint8))
+
+
+def test_trials_are_seeded_and_follow_the_pendulum():
+    first = data.render_trials(seed=3, trials=2, timesteps=6, render_size=120, quiet=True)
+    again = data.render_trials(seed=3, trials=2, timesteps=6, render_size=120, quiet=True)
+    other = data.render_trials(seed=4, trials=2, timesteps=6, render_size=120, quiet=True)
+    assert first["frames"].shape == (2, 6, 784) and first["coords"].shape == (2, 6, 2)
+    np.testing.assert_array_equal(first["frames"], again["frames"])
+    np.testing.assert_array_equal(first["coords"], again["coords"])
+    assert not np.array_equal(first["coords"], other["coords"])
+    theta, p = first["coords"][..., 0], first["coords"][..., 1]
+    assert np.all(np.abs(theta[:, 0]) < math.pi / 6)
+    # Pendulum-v1 steps theta by dt * theta_dot(new); p = 0.25 theta_dot
+    np.testing.assert_allclose(np.diff(theta, axis=1), data.ENV_DT * p[:, 1:] / 0.25, atol=1e-12)
+    for trial in range(2):
+        for step in (0, 5):
+            frame = first["frames"][trial, step].reshape(28, 28)
+            assert rod_angle(frame) == pytest.approx(theta[trial, step], abs=0.06)
+
+
+def test_dataset_pairs_split_and_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HNN_CACHE_DIR", str(tmp_path))
+    dataset = data.get_dataset(seed=2, trials=5, timesteps=7, render_size=100, quiet=True)
+    assert dataset["x"].shape == (16, 1568) and dataset["test_x"].shape == (4, 1568)
+    assert dataset["next_x"].shape == (16, 1568) and dataset["test_coords"].shape == (4, 2)
+    assert dataset["x"].dtype == np.float32
+    np.testing.assert_array_equal(dataset["x"][:, 784:], dataset["next_x"][:, :784])
+    np.testing.assert_array_equal(dataset["x"][1, :784], dataset["x"][0, 784:])
+    raw = data.render_trials(seed=2, trials=5, timesteps=7, render_size=100, quiet=True)
+    np.testing.assert_array_equal(dataset["test_x"][0], raw["frames"][0, :2].reshape(-1))  # trial 0
+    np.testing.assert_array_equal(dataset["x"][0], raw["frames"][1, :2].reshape(-1))       # trial 1
+    np.testing.assert_array_equal(dataset["test_coords"], raw["coords"][0, :4])
+    assert len(list(tmp_path.glob("pixels-*.npz"))) == 1
+    cached = data.get_dataset(seed=2, trials=5, timesteps=7, render_size=100, quiet=True)
+    np.testing.assert_array_equal(cached["next_x"], dataset["next_x"])
+
+
+def test_hamiltonian():
+    coords = np.array([[0.0, 0.0], [math.pi / 2, 0.5]])
+    np.testing.assert_allclose(data.hamiltonian(coords), [0.0, 1.9 + 0.25])
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """Quick HNN and baseline runs of train.py, in a subprocess each."""
+    root = tmp_path_factory.mktemp("pixels")
+    env = {**os.environ, "HNN_CACHE_DIR": str(root / "cache"), "OMP_NUM_THREADS": "1"}
+    for extra in ([], ["--baseline"]):
+        subprocess.run([sys.executable, "experiment-pixels/train.py", "--quick", "--quiet",
+                        "--save-dir", str(root / "runs"), *extra],
+                       cwd=REPO_ROOT, env=env, check=True, timeout=300)
+    return root
+
+
+def test_train_smoke_run_writes_loadable_checkpoints(quick_runs):
+    train = import_experiment("experiment-pixels", "train")
+    for kind in ("hnn", "baseline"):
+        model, ckpt = load_run(quick_runs / "runs" / f"pixels-{kind}-seed0.pt", build=train.build)
+        assert model.is_hnn == (kind == "hnn")
+        assert ckpt["config"]["total_steps"] == train.QUICK["total_steps"]
+        assert len(ckpt["curves"]["train_loss"]) == train.QUICK["total_steps"] + 1
+        with open(quick_runs / "runs" / f"pixels-{kind}-seed0.json") as f:
+            metrics = json.load(f)
+        for key in ("train_loss", "test_loss", "energy_mse"):
+            assert np.isfinite(metrics[key]["mean"]) and metrics[key]["stderr"] >= 0
+        assert 0 < metrics["train_loss"]["mean"] < 1
+
+
+def test_make_figures_writes_labelled_gifs_and_phase_plot(quick_runs, monkeypatch):
+    monkeypatch.setenv("HNN_CACHE_DIR", str(quick_runs / "cache"))
+    analysis = import_experiment("experiment-pixels", "analysis")
+    paths = analysis.make_figures(quick_runs / "runs", quick_runs / "figures")
+    names = sorted(os.path.basename(p) for p in paths)
+    assert names == ["pixels-add-energy-seed0.gif", "pixels-compare-seed0.gif", "pixels-latent-seed0.png"]
+    compare = iio.imread(quick_runs / "figures" / "pixels-compare-seed0.gif")
+    assert compare.shape[0] == 200                                   # one frame per observation
+    assert compare.shape[2] == 3 * 28 * analysis.ZOOM + 2 * analysis.GAP
+    assert compare[:, :analysis.LABEL_HEIGHT].max() > 0              # labels drawn
+    energy = iio.imread(quick_runs / "figures" / "pixels-add-energy-seed0.gif")
+    assert energy.shape[:2] == (200, 28 * analysis.ZOOM + 2 * analysis.LABEL_HEIGHT)
+    assert iio.imread(quick_runs / "figures" / "pixels-latent-seed0.png").ndim == 3
+
+
+class HalfSquaredNorm(torch.nn.Module):
+    """H = (q^2 + p^2) / 2, so the latent flow is a rotation at unit rate."""
+
+    def __init__(self):
+        super().__init__()
+        self.unit = torch.nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+
+    def forward(self, z):
+        return 0.5 * self.unit * (z ** 2).sum(-1, keepdim=True)
+
+
+class CircleModel(torch.nn.Module):
+    """Stub pixel model: z = the first two inputs, decoded to zeros, latent HNN on a circle."""
+
+    def __init__(self):
+        super().__init__()
+        self.dynamics = HNN(HalfSquaredNorm())
+
+    def encode(self, x):
+        return x[:, :2]
+
+    def decode(self, z):
+        return torch.zeros(len(z), 3, dtype=z.dtype)
+
+    def hamiltonian(self, z):
+        return self.dynamics.hamiltonian(z)
+
+
+def test_add_energy_rollout_pushes_outward_halfway_and_keeps_the_energy():
+    analysis = import_experiment("experiment-pixels", "analysis")
+    t = np.arange(40) * (2 * math.pi / 20)    # the first half is one period of the circle
+    latents, decoded, energy = analysis.add_energy_rollout(CircleModel(), np.array([[2.0, 0.0, 0.0]]), t)
+    assert latents.shape == (40, 2) and decoded.shape == (40, 3)
+    np.testing.assert_allclose(energy[:20], 2.0, rtol=1e-6)                       # r = 2
+    np.testing.assert_allclose(energy[20:], 2.0 * analysis.ENERGY_PUSH ** 2, rtol=1e-6)

@@ -1,0 +1,96 @@
+"""Training, evaluation and checkpoints end to end on the spring."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from hnn import energy_mse, fit, load_checkpoint, load_state, save_checkpoint
+from hnn.experiment import import_experiment, load_run, parse_args, train_dynamics
+from hnn.models import build_model
+
+spring = import_experiment("experiment-spring", "data")
+spring_train = import_experiment("experiment-spring", "train")
+
+
+@pytest.fixture(scope="module")
+def short_runs():
+    """HNN and baseline trained 400 full-batch steps on the spring data."""
+    dataset = spring.get_dataset(seed=0)
+    x0, t, truth = spring.evaluation_trajectories()
+    runs = {}
+    for kind in ("hnn", "baseline"):
+        argv = ["--quiet", "--total-steps", "400"] + (["--baseline"] if kind == "baseline" else [])
+        config = parse_args("spring", spring_train.DEFAULTS, argv)
+        model, curves, metrics = train_dynamics(config, dataset)
+        metrics["energy_mse"] = energy_mse(model, spring.hamiltonian, x0, t, truth)
+        runs[kind] = (model, curves, metrics)
+    return runs
+
+
+def test_hnn_beats_baseline_on_energy(short_runs):
+    hnn_energy = short_runs["hnn"][2]["energy_mse"]["mean"]
+    baseline_energy = short_runs["baseline"][2]["energy_mse"]["mean"]
+    assert hnn_energy < baseline_energy / 5
+    for model, curves, metrics in short_runs.values():
+        assert len(curves["train_loss"]) == 401
+        assert curves["train_loss"][-1] < curves["train_loss"][0] / 2
+        assert 0.03 < metrics["test_loss"]["mean"] < 0.05     # the input noise sets the floor
+
+
+def test_batched_rk4_and_scipy_rk45_agree_on_energy_mse(short_runs):
+    model = short_runs["hnn"][0]
+    x0, t, truth = spring.evaluation_trajectories()
+    rk4 = energy_mse(model, spring.hamiltonian, x0, t, truth, solver="rk4")
+    scipy = energy_mse(model, spring.hamiltonian, x0, t, truth, solver="scipy")
+    assert rk4["mean"] == pytest.approx(scipy["mean"], rel=0.02)
+
+
+def test_nan_loss_is_reported():
+    model = build_model(2, 8)
+    data = {"x": torch.randn(10, 2), "dx": torch.full((10, 2), float("nan"))}
+    with pytest.raises(FloatingPointError, match="became nan at step 0"):
+        fit(model, lambda m, b: ((m.time_derivative(b["x"]) - b["dx"]) ** 2).mean(),
+            data, data, total_steps=5, quiet=True)
+
+
+@pytest.mark.parametrize("task", ["experiment-spring", "experiment-pend"])
+def test_train_script_smoke_and_determinism(task, tmp_path, repo):
+    outputs = []
+    for run in ("a", "b"):
+        cmd = [sys.executable, f"{task}/train.py", "--quick", "--quiet", "--save-dir", str(tmp_path / run)]
+        subprocess.run(cmd, cwd=repo, check=True, timeout=300)
+        (json_path,) = (tmp_path / run).glob("*-hnn-seed0.json")
+        outputs.append(json.loads(json_path.read_text()))
+    assert outputs[0] == {**outputs[1], "wall_time_s": outputs[0]["wall_time_s"]}
+    for key in ("train_loss", "test_loss", "energy_mse"):
+        assert set(outputs[0][key]) == {"mean", "stderr"} and np.isfinite(outputs[0][key]["mean"])
+    model, ckpt = load_run(next((tmp_path / "a").glob("*.pt")))
+    assert ckpt["config"]["total_steps"] == 20 and len(ckpt["curves"]["train_loss"]) == 21
+    assert model.time_derivative(torch.zeros(1, 2)).shape == (1, 2)
+
+
+def test_checkpoint_roundtrip_and_wrong_shape(tmp_path):
+    model = build_model(2, 16)
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, model, {"hidden_dim": 16}, {"train_loss": [1.0]}, {"x": 1})
+    assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]           # no temp file left
+    ckpt = load_checkpoint(path)
+    restored = load_state(build_model(2, 16), ckpt["state_dict"])
+    x = torch.randn(4, 2)
+    torch.testing.assert_close(restored.time_derivative(x), model.time_derivative(x))
+    with pytest.raises(ValueError, match=r"net.linear1.weight has shape \(16, 2\), the model expects \(32, 2\)"):
+        load_state(build_model(2, 32), ckpt["state_dict"], source=f"checkpoint {path}")
+    with pytest.raises(ValueError, match="missing net.linear1.weight"):
+        load_state(build_model(2, 16, baseline=False), {}, source="empty")
+
+
+def test_corrupt_or_missing_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt is corrupt"):
+        load_checkpoint(bad)
+    with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
