@@ -82,3 +82,11 @@ def load_state(model, state_dict, source="checkpoint"):
         raise ValueError(f"{source} does not fit this model: " + "; ".join(problems))
     model.load_state_dict(state_dict)
     return model
+
+
+def write_text(path, text):
+    """Write a text file atomically."""
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+    atomic_write(path, write)

@@ -1,6 +1,5 @@
 """Dataset helpers shared by the experiments' own generators."""
 import numpy as np
-import scipy.integrate
 
 
 def ring_states(rng, n, radius_low, radius_high):
@@ -22,6 +21,8 @@ def solve_batch(field, x0, t, rtol=1e-10, atol=1e-12):
     """Integrate `dx/dt = field(x)` for a whole batch `(batch, d)` as one `solve_ivp` system.
 
     `field` maps numpy `(batch, d)` to `(batch, d)`. Returns `(batch, len(t), d)`."""
+    import scipy.integrate  # slow to import; spring data does not need it
+
     x0 = np.asarray(x0, dtype=np.float64)
     shape = x0.shape
 

@@ -4,7 +4,6 @@ Fields are autonomous: `f` maps states `(batch, d)` to time derivatives `(batch,
 Trajectories are returned batch first: `(batch, len(t), d)`.
 """
 import numpy as np
-import scipy.integrate
 import torch
 
 
@@ -63,6 +62,8 @@ def solve_ivp_reference(f, x0, t, rtol=1e-9, atol=1e-12, method="RK45"):
     `f` is a torch field as for `integrate`; it is called on `(1, d)` tensors of x0's dtype.
     Returns a numpy array `(batch, len(t), d)`.
     """
+    import scipy.integrate  # slow to import; only this reference path needs it
+
     x0 = torch.as_tensor(x0)
     t = np.asarray(t, dtype=np.float64)
 

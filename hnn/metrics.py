@@ -64,16 +64,17 @@ def energy_distance(energy_fn, true_states, model_states):
     return (energy_fn(np.asarray(true_states)) - energy_fn(np.asarray(model_states))) ** 2
 
 
-def energy_mse(model, energy_fn, x0, t, true_states, *, substeps=10, solver="rk4", groups=5,
-               over="trajectories"):
+def energy_mse(model, energy_fn, x0, t, true_states, *, substeps=10, solver="rk4", rtol=1e-9,
+               groups=5, over="trajectories"):
     """Energy MSE of a model's rollouts against true trajectories from the same starts.
 
-    `true_states` is `(batch, T, d)` on the grid `t`; the model is rolled out from `x0` (batch, d).
+    `true_states` is `(batch, T, d)` on the grid `t`; the model is rolled out from `x0` (batch, d)
+    by `rollout` (batched RK4 with `substeps`, or scipy's RK45 at `rtol`).
     The distance (E_true - E_model)^2 is averaged over everything; its bootstrap error splits
     `over="trajectories"` into `groups` groups of trajectories, or `over="time"` (one trajectory)
     into `groups` contiguous time blocks. Returns {"mean", "stderr"}.
     """
-    model_states = rollout(model, x0, t, substeps=substeps, solver=solver)
+    model_states = rollout(model, x0, t, substeps=substeps, solver=solver, rtol=rtol)
     dist = energy_distance(energy_fn, true_states, model_states)
     if over == "time":
         if dist.shape[0] != 1:

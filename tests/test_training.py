@@ -25,7 +25,8 @@ def short_runs():
         argv = ["--quiet", "--total-steps", "400"] + (["--baseline"] if kind == "baseline" else [])
         config = parse_args("spring", spring_train.DEFAULTS, argv)
         model, curves, metrics = train_dynamics(config, dataset)
-        metrics["energy_mse"] = energy_mse(model, spring.hamiltonian, x0, t, truth)
+        metrics["energy_mse"] = energy_mse(model, spring.hamiltonian, x0, t, truth,
+                                           substeps=spring_train.DEFAULTS["eval_substeps"])
         runs[kind] = (model, curves, metrics)
     return runs
 
@@ -43,7 +44,8 @@ def test_hnn_beats_baseline_on_energy(short_runs):
 def test_batched_rk4_and_scipy_rk45_agree_on_energy_mse(short_runs):
     model = short_runs["hnn"][0]
     x0, t, truth = spring.evaluation_trajectories()
-    rk4 = energy_mse(model, spring.hamiltonian, x0, t, truth, solver="rk4")
+    substeps = spring_train.DEFAULTS["eval_substeps"]
+    rk4 = energy_mse(model, spring.hamiltonian, x0, t, truth, solver="rk4", substeps=substeps)
     scipy = energy_mse(model, spring.hamiltonian, x0, t, truth, solver="scipy")
     assert rk4["mean"] == pytest.approx(scipy["mean"], rel=0.02)
 

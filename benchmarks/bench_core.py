@@ -1,0 +1,74 @@
+"""Speed of the core at the spring settings; prints figures and ratios (no asserts).
+
+    python benchmarks/bench_core.py
+
+1. one full-batch training step (750 points), HNN / baseline;
+2. the energy-MSE evaluation of 15 trajectories: batched torch RK4 vs the original's
+   per-trajectory scipy solve_ivp (RK45, rtol 1e-12), with both MSE values;
+3. a whole `experiment-spring/train.py` HNN run (data, training, evaluation), wall time.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hnn import derivative_loss, energy_mse  # noqa: E402
+from hnn.experiment import REPO_ROOT, import_experiment, parse_args, to_tensors  # noqa: E402
+from hnn.models import build_model  # noqa: E402
+
+spring = import_experiment("experiment-spring", "data")
+DEFAULTS = import_experiment("experiment-spring", "train").DEFAULTS
+
+
+def step_time(baseline, steps=300, warmup=30):
+    torch.manual_seed(0)
+    model = build_model(2, 200, "tanh", baseline)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    data = spring.get_dataset(0)
+    batch = to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu")
+    for i in range(warmup + steps):
+        if i == warmup:
+            start = time.perf_counter()
+        loss = derivative_loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return (time.perf_counter() - start) / steps
+
+
+def main():
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    hnn_step, base_step = step_time(False), step_time(True)
+    print(f"training step (750 points): HNN {hnn_step * 1e3:.2f} ms, baseline {base_step * 1e3:.2f} ms, "
+          f"ratio {hnn_step / base_step:.2f}x")
+
+    config = parse_args("spring", DEFAULTS, ["--quiet", "--total-steps", "300"])
+    from hnn.experiment import train_dynamics
+    model = train_dynamics(config, spring.get_dataset(0))[0]
+    x0, t, truth = spring.evaluation_trajectories()
+    timings = {}
+    for solver, rtol in (("rk4", None), ("scipy", 1e-9), ("scipy", 1e-12)):
+        start = time.perf_counter()
+        result = energy_mse(model, spring.hamiltonian, x0, t, truth, solver=solver, rtol=rtol,
+                            substeps=DEFAULTS["eval_substeps"])
+        timings[solver, rtol] = time.perf_counter() - start
+        label = "batched RK4" if solver == "rk4" else f"scipy RK45 rtol {rtol:.0e}"
+        print(f"energy MSE, 15 trajectories, {label:>22}: {result['mean']:.4e} in "
+              f"{timings[solver, rtol]:.2f} s")
+    for rtol in (1e-9, 1e-12):
+        print(f"batched RK4 speed-up over per-trajectory scipy at rtol {rtol:.0e}: "
+              f"{timings['scipy', rtol] / timings['rk4', None]:.1f}x")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "experiment-spring/train.py", "--quiet", "--save-dir", tmp],
+                       cwd=REPO_ROOT, check=True)
+        print(f"whole spring HNN train.py run: {time.perf_counter() - start:.1f} s wall")
+
+
+if __name__ == "__main__":
+    main()

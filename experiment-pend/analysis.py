@@ -1,0 +1,21 @@
+"""Figures for the Ideal pendulum task from its saved runs."""
+import os
+
+from hnn.experiment import import_sibling, load_run
+from hnn.plots import phase_space_figure, save_figure
+
+pend = import_sibling(__file__, "data")
+
+
+def load_models(save_dir, seed=0):
+    """The saved HNN and baseline of one seed: {"hnn": model, "baseline": model}."""
+    return {kind: load_run(os.path.join(save_dir, f"pend-{kind}-seed{seed}.pt"))[0]
+            for kind in ("baseline", "hnn")}
+
+
+def make_figures(save_dir, figures_dir, seed=0):
+    """Learned vs true H, a rollout and its energy: `{figures_dir}/pend.png`."""
+    x0 = pend.evaluation_trajectories()[0][0]
+    fig = phase_space_figure("Ideal pendulum", pend.hamiltonian, pend.solution,
+                             load_models(save_dir, seed), x0, limit=2.5)
+    return [save_figure(fig, os.path.join(figures_dir, "pend.png"))]

@@ -1,0 +1,21 @@
+"""Figures for the Ideal mass-spring task from its saved runs."""
+import os
+
+from hnn.experiment import import_sibling, load_run
+from hnn.plots import phase_space_figure, save_figure
+
+spring = import_sibling(__file__, "data")
+
+
+def load_models(save_dir, seed=0):
+    """The saved HNN and baseline of one seed: {"hnn": model, "baseline": model}."""
+    return {kind: load_run(os.path.join(save_dir, f"spring-{kind}-seed{seed}.pt"))[0]
+            for kind in ("baseline", "hnn")}
+
+
+def make_figures(save_dir, figures_dir, seed=0):
+    """Learned vs true H, a rollout and its energy: `{figures_dir}/spring.png`."""
+    x0 = spring.evaluation_trajectories()[0][0]
+    fig = phase_space_figure("Ideal mass-spring", spring.hamiltonian, spring.solution,
+                             load_models(save_dir, seed), x0, limit=1.2)
+    return [save_figure(fig, os.path.join(figures_dir, "spring.png"))]
