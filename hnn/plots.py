@@ -65,3 +65,27 @@ def phase_space_figure(title, hamiltonian, solution, models, x0, limit, t_end=20
     axes[2].legend()
     fig.suptitle(title)
     return fig
+
+
+def loss_curves_figure(checkpoints, title):
+    """Train (solid) and test (dashed) loss against step for saved runs, log scale.
+    `checkpoints` maps a label to a checkpoint dict (its "curves")."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, ckpt in checkpoints.items():
+        curves = ckpt["curves"]
+        color = COLORS.get(label)
+        ax.plot(curves["step"], curves["train_loss"], color=color, label=f"{label} train")
+        ax.plot(curves["test_step"], curves["test_loss"], color=color, ls="--", label=f"{label} test")
+    ax.set(yscale="log", xlabel="step", ylabel="loss", title=title)
+    ax.legend()
+    return fig
+
+
+def save_loss_curves(save_dir, task, figures_dir, seed=0):
+    """`{figures_dir}/{task}-curves.png` from the HNN and baseline runs of one seed."""
+    from .checkpoint import load_checkpoint
+    ckpts = {kind: load_checkpoint(os.path.join(save_dir, f"{task}-{kind}-seed{seed}.pt"))
+             for kind in ("baseline", "hnn")}
+    return save_figure(loss_curves_figure(ckpts, f"{task}: loss curves"),
+                       os.path.join(figures_dir, f"{task}-curves.png"))

@@ -1,4 +1,6 @@
 """The paper's tables: which experiments make them, and how our numbers sit beside the paper's."""
+import os
+
 import numpy as np
 
 # Task name -> experiment folder, extra train.py flags and table title.
@@ -104,3 +106,21 @@ def render_tables(results, paper, seeds, quick=False, notes=PROTOCOL_NOTES):
     out += ["## Energy conservation", ""] + energy_verdicts(results, table1 + three, seeds) + [""]
     out += ["## Where our protocol differs from the original", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(out)
+
+
+def results_dir():
+    """Where reproduce.py wrote its results: `$HNN_RESULTS_DIR`, or `<repo>/results`."""
+    from .experiment import REPO_ROOT
+    return os.environ.get("HNN_RESULTS_DIR", os.path.join(REPO_ROOT, "results"))
+
+
+def task_table(results_path, tasks):
+    """The table rows of `tasks` from a results folder (results.json), beside the paper's."""
+    from .checkpoint import read_json
+    from .experiment import REPO_ROOT
+    results = read_json(os.path.join(results_path, "results.json"))
+    paper = read_json(os.path.join(REPO_ROOT, "results", "paper.json"))
+    seeds = sorted({int(name.rsplit("seed", 1)[1]) for name in results if name.split("-")[0] in tasks})
+    if not seeds:
+        raise ValueError(f"{results_path}/results.json has no runs of {tasks}; run reproduce.py first")
+    return render_table(results, paper, tasks, seeds)
