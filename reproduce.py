@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from hnn.checkpoint import read_json, write_json, write_text
 from hnn.experiment import REPO_ROOT, import_experiment
+from hnn.plots import save_loss_curves
 from hnn.report import TASKS, render_tables
 
 PAPER = os.path.join(REPO_ROOT, "results", "paper.json")
@@ -33,7 +34,8 @@ def parse():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=None, help="results folder (default results, or results/quick)")
     args = parser.parse_args()
-    args.out = args.out or os.path.join(REPO_ROOT, "results", "quick" if args.quick else "")
+    if args.out is None:
+        args.out = os.path.join(REPO_ROOT, "results", "quick") if args.quick else os.path.join(REPO_ROOT, "results")
     return args
 
 
@@ -52,13 +54,15 @@ def main():
         if import_experiment(folder, "train").main(argv) is not None:
             trained.add(task)
 
-    for task in args.tasks:
-        stamp = os.path.join(figures_dir, f".{task}-seed{args.seeds[0]}.done")
-        if task in trained or not os.path.exists(stamp):
-            analysis = import_experiment(TASKS[task]["folder"], "analysis")
-            analysis.make_figures(runs_dir, figures_dir, seed=args.seeds[0])
-            os.makedirs(figures_dir, exist_ok=True)
-            open(stamp, "w").close()
+    seed = args.seeds[0]
+    for folder in dict.fromkeys(TASKS[task]["folder"] for task in args.tasks):
+        tasks = [task for task in args.tasks if TASKS[task]["folder"] == folder]
+        stamp = os.path.join(figures_dir, f".{folder}-seed{seed}.done")
+        if trained.intersection(tasks) or not os.path.exists(stamp):
+            import_experiment(folder, "analysis").make_figures(runs_dir, figures_dir, seed=seed)
+            for task in tasks:
+                save_loss_curves(runs_dir, task, figures_dir, seed)
+            write_text(stamp, "")
 
     results = {}
     for task, seed, baseline in jobs:

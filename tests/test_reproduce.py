@@ -30,7 +30,7 @@ def test_every_run_and_table_cell(quick_results):
         row = next(line for line in table.splitlines() if line.startswith(f"| {TASKS[task]['title']} |"))
         assert row.count("<br>paper ") == 6 and "not run" not in row
     assert "quick profile" in table and "fixed horizon" in table
-    assert f"trained {len(set(t['folder'] for t in TASKS.values()))}" not in second
+    assert f"trained {len(TASKS)} task(s)" in first
     assert "trained 0 task(s)" in second            # the second run did no work
     assert len(glob.glob(str(out / "figures" / "*.png"))) >= len(TASKS)
 
