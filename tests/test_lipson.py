@@ -1,5 +1,6 @@
 """The real-pendulum loader (Schmidt & Lipson data), train.py and its figure."""
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -79,9 +80,10 @@ def test_energy_function():
 
 
 def test_train_smoke_run_and_figure(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}     # tiny models: contending threads only slow them
     for extra in ([], ["--baseline"]):
         subprocess.run([sys.executable, "experiment-lipson/train.py", "--quick", "--quiet",
-                        "--save-dir", str(tmp_path), *extra], cwd=REPO_ROOT, check=True)
+                        "--save-dir", str(tmp_path), *extra], cwd=REPO_ROOT, env=env, check=True)
     model, ckpt = load_run(tmp_path / "lipson-hnn-seed0.pt")
     assert ckpt["config"]["weight_decay"] == 1e-5 and ckpt["config"]["batch_size"] == 0
     assert len(ckpt["curves"]["train_loss"]) == 21

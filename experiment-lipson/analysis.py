@@ -1,0 +1,68 @@
+"""Figures for the real pendulum: data vs baseline vs HNN over the test segment.
+
+    make_figures(save_dir, figures_dir, seed=0) -> [path of lipson-rollouts-seed{N}.png]
+
+Loads the saved `lipson-{hnn,baseline}-seed{N}.pt` runs from `save_dir`.
+"""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from hnn.checkpoint import atomic_write  # noqa: E402
+from hnn.experiment import import_sibling, load_run  # noqa: E402
+from hnn.metrics import rollout  # noqa: E402
+
+lipson = import_sibling(__file__, "data")
+
+COLORS = {"data": "black", "baseline": "tab:red", "hnn": "tab:blue"}
+
+
+def save_png(fig, path):
+    """Write a matplotlib figure to `path` as PNG, atomically, and close it."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+    return path
+
+
+def segment_rollouts(save_dir, seed=0):
+    """Roll both saved models out over the test segment from its first point.
+
+    Returns `t` (110,), a dict of states `(110, 2)` for "data", "baseline" and "hnn", and the two
+    runs' metrics."""
+    states, metrics = {}, {}
+    dataset = None
+    for kind in ("baseline", "hnn"):
+        model, ckpt = load_run(os.path.join(save_dir, f"lipson-{kind}-seed{seed}.pt"))
+        config = ckpt["config"]
+        if dataset is None:
+            dataset = lipson.get_dataset(train_fraction=config["train_fraction"])
+            x0, t, truth = lipson.evaluation_segment(dataset)
+            states["data"] = truth[0]
+        states[kind] = rollout(model, x0, t, substeps=config["eval_substeps"])[0]
+        metrics[kind] = ckpt["metrics"]
+    return t, states, metrics
+
+
+def make_figures(save_dir, figures_dir, seed=0):
+    """Angle, phase portrait and energy H = 2.4 (1 - cos q) + p^2 over the test segment, for the
+    data and both models' rollouts. Returns the list of written paths."""
+    t, states, metrics = segment_rollouts(save_dir, seed)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for name, x in states.items():
+        label = name if name == "data" else (
+            f"{name} (energy MSE {metrics[name]['energy_mse']['mean']:.2e})")
+        style = dict(color=COLORS[name], lw=1.5, label=label)
+        axes[0].plot(t, x[:, 0], **style)
+        axes[1].plot(x[:, 0], x[:, 1], **style)
+        axes[2].plot(t, lipson.hamiltonian(x), **style)
+    axes[0].set(xlabel="time since start of test segment", ylabel="angle q (rad)", title="Angle")
+    axes[1].set(xlabel="q", ylabel="p (angular velocity)", title="Phase space")
+    axes[2].set(xlabel="time since start of test segment", ylabel="H = 2.4(1 - cos q) + p²",
+                title="Energy")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Real pendulum (Schmidt & Lipson): test segment, data vs baseline vs HNN")
+    fig.tight_layout()
+    return [save_png(fig, os.path.join(figures_dir, f"lipson-rollouts-seed{seed}.png"))]
