@@ -1,0 +1,180 @@
+"""Figures of the pixel pendulum from saved runs (pixels-{hnn,baseline}-seed{N}.pt):
+
+* `pixels-compare-seed{N}.gif`: truth | baseline | HNN, each model rolled out in its latent space
+  from the first observation pair of the fresh test trajectory and decoded back to pixels;
+* `pixels-add-energy-seed{N}.gif`: the HNN rollout, with its latent state pushed outward in phase
+  space halfway through; the learned H is printed under each frame;
+* `pixels-latent-seed{N}.png`: the HNN's latent phase space, level sets of its H, the encoded test
+  data and the rollout.
+
+    python experiment-pixels/analysis.py [--save-dir DIR] [--figures-dir DIR] [--seed N]
+"""
+import argparse
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import imageio.v3 as iio  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hnn.autoencoder import decode_numpy, encode_numpy, pixel_rollout  # noqa: E402
+from hnn.checkpoint import atomic_write  # noqa: E402
+from hnn.experiment import REPO_ROOT, import_sibling, load_run  # noqa: E402
+from hnn.metrics import rollout  # noqa: E402
+
+pixels = import_sibling(__file__, "data")
+train = import_sibling(__file__, "train")
+
+ZOOM = 4                 # GIF pixels per frame pixel
+LABEL_HEIGHT = 16        # GIF pixels above (and, with a caption, below) each panel
+GAP = 4                  # GIF pixels between panels
+FRAME_MS = round(1000 * pixels.ENV_DT)   # real time: one frame per env step
+ENERGY_PUSH = 1.5        # factor on the latent distance from the orbit centre, halfway
+
+
+def load_models(save_dir, seed=0):
+    """{"hnn": (model, config), "baseline": (model, config)} from `save_dir`."""
+    models = {}
+    for kind in ("hnn", "baseline"):
+        model, ckpt = load_run(os.path.join(save_dir, f"pixels-{kind}-seed{seed}.pt"), build=train.build)
+        models[kind] = (model, ckpt["config"])
+    return models
+
+
+def to_frames(pairs):
+    """The first frame of each observation pair `(T, 1568)`, as `(T, 28, 28)` clipped to [0, 1]."""
+    pairs = np.asarray(pairs)
+    return np.clip(pairs[:, :pixels.FRAME_DIM], 0, 1).reshape(-1, pixels.FRAME_SIZE, pixels.FRAME_SIZE)
+
+
+def panel(frame, label, caption=None):
+    """One labelled GIF panel: a `(28, 28)` frame in [0, 1] zoomed, the label above it and an
+    optional caption below; uint8 `(H, W)`."""
+    image = Image.fromarray(np.round(255 * frame).astype(np.uint8)).resize(
+        (ZOOM * frame.shape[1], ZOOM * frame.shape[0]), Image.Resampling.NEAREST)
+    rows = LABEL_HEIGHT + image.height + (LABEL_HEIGHT if caption else 0)
+    canvas = Image.new("L", (image.width, rows), 0)
+    canvas.paste(image, (0, LABEL_HEIGHT))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((3, 2), label, fill=255)
+    if caption:
+        draw.text((3, LABEL_HEIGHT + image.height + 2), caption, fill=255)
+    return np.asarray(canvas)
+
+
+def side_by_side(panels):
+    """Panels `(H, W_i)` of equal height joined with a grey gap; uint8 `(H, sum W + gaps)`."""
+    gap = np.full((panels[0].shape[0], GAP), 96, dtype=np.uint8)
+    parts = [panels[0]]
+    for p in panels[1:]:
+        parts += [gap, p]
+    return np.concatenate(parts, axis=1)
+
+
+def write_gif(path, frames):
+    """Write uint8 frames `(T, H, W)` as a looping GIF at real time, atomically; returns path."""
+    atomic_write(path, lambda tmp: iio.imwrite(tmp, np.stack(frames), extension=".gif",
+                                               duration=FRAME_MS, loop=0))
+    return path
+
+
+def compare_frames(truth, baseline, hnn):
+    """GIF frames of truth | baseline | HNN from `(T, 28, 28)` stacks."""
+    return [side_by_side([panel(a, "truth"), panel(b, "baseline"), panel(c, "HNN")])
+            for a, b, c in zip(truth, baseline, hnn)]
+
+
+@torch.no_grad()
+def add_energy_rollout(model, x0, t, substeps=10, push=ENERGY_PUSH):
+    """Roll the HNN out from `x0` (1, 1568) over `t` (T,), but halfway push the latent state
+    outward: z <- c + push * (z - c), c being the mean of the first half's orbit (its centre).
+
+    Returns numpy latents `(T, 2)`, decoded pairs `(T, 1568)` and learned energies H `(T,)`."""
+    half = len(t) // 2
+    first = rollout(model.dynamics, encode_numpy(model, x0), t[:half], substeps=substeps)[0]
+    centre = first.mean(axis=0)
+    pushed = centre + push * (first[-1] - centre)
+    second = rollout(model.dynamics, pushed[None], t[half - 1:], substeps=substeps)[0, 1:]
+    latents = np.concatenate([first, second])
+    param = next(model.parameters())
+    energy = model.hamiltonian(torch.as_tensor(latents, dtype=param.dtype)).double().numpy()
+    return latents, decode_numpy(model, latents), energy
+
+
+def add_energy_frames(decoded, energy):
+    """GIF frames of the add-energy rollout, captioned with the learned H."""
+    half = len(decoded) // 2
+    return [panel(frame, "HNN" if i < half else "HNN, energy added", f"H = {h:.4f}")
+            for i, (frame, h) in enumerate(zip(to_frames(decoded), energy))]
+
+
+@torch.no_grad()
+def plot_latent_phase_space(path, model, z_data, z_rollout):
+    """Level sets of the HNN's H over its latent plane, the encoded data `(N, 2)` and one
+    rollout `(T, 2)`; written atomically as PNG. Returns path."""
+    both = np.concatenate([z_data, z_rollout])
+    low, high = both.min(axis=0), both.max(axis=0)
+    margin = 0.15 * (high - low)
+    q = np.linspace(low[0] - margin[0], high[0] + margin[0], 120)
+    p = np.linspace(low[1] - margin[1], high[1] + margin[1], 120)
+    grid = np.stack(np.meshgrid(q, p), axis=-1)
+    param = next(model.parameters())
+    energy = model.hamiltonian(torch.as_tensor(grid.reshape(-1, 2), dtype=param.dtype))
+    energy = energy.double().numpy().reshape(grid.shape[:2])
+
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
+    contours = ax.contour(q, p, energy, levels=20, cmap="viridis", linewidths=0.8)
+    fig.colorbar(contours, ax=ax, label="learned H")
+    ax.scatter(z_data[:, 0], z_data[:, 1], s=2, c="0.5", alpha=0.4, label="encoded test data")
+    ax.plot(z_rollout[:, 0], z_rollout[:, 1], c="tab:red", lw=1.2, label="HNN rollout")
+    ax.set_xlabel("latent $z_q$")
+    ax.set_ylabel("latent $z_p$")
+    ax.set_title("Pixel pendulum: the HNN's latent phase space")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    return path
+
+
+def make_figures(save_dir, figures_dir, seed=0):
+    """Write the pixel pendulum's figures from the runs in `save_dir`; returns their paths."""
+    models = load_models(save_dir, seed)
+    hnn, config = models["hnn"]
+    baseline = models["baseline"][0]
+    eval_x, _ = pixels.evaluation_trajectory(config["render_size"])
+    t = train.evaluation_grid(len(eval_x))
+    substeps = config["eval_substeps"]
+    hnn_latents, hnn_decoded = pixel_rollout(hnn, eval_x[:1], t, substeps)
+    _, baseline_decoded = pixel_rollout(baseline, eval_x[:1], t, substeps)
+
+    os.makedirs(figures_dir, exist_ok=True)
+
+    def figure(kind, extension):
+        return os.path.join(figures_dir, f"pixels-{kind}-seed{seed}.{extension}")
+
+    paths = [write_gif(figure("compare", "gif"), compare_frames(
+        to_frames(eval_x), to_frames(baseline_decoded[0]), to_frames(hnn_decoded[0])))]
+    _, pushed_decoded, energy = add_energy_rollout(hnn, eval_x[:1], t, substeps)
+    paths.append(write_gif(figure("add-energy", "gif"), add_energy_frames(pushed_decoded, energy)))
+    dataset = pixels.get_dataset(config["seed"], config["trials"], config["timesteps"],
+                                 config["render_size"], quiet=True)
+    paths.append(plot_latent_phase_space(figure("latent", "png"), hnn,
+                                         encode_numpy(hnn, dataset["test_x"]), hnn_latents[0]))
+    return paths
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--save-dir", default=os.path.join(REPO_ROOT, "results", "runs"))
+    parser.add_argument("--figures-dir", default=os.path.join(REPO_ROOT, "results", "figures"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    for written in make_figures(args.save_dir, args.figures_dir, args.seed):
+        print(written)
