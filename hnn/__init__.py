@@ -2,6 +2,7 @@
 
 States are vectors `[q_1..q_n, p_1..p_n]`; batches are `(batch, 2n)`.
 """
+from .autoencoder import MLPAutoencoder, PixelModel, build_pixel_model, pixel_loss
 from .checkpoint import load_checkpoint, load_state, save_checkpoint, write_json
 from .integrate import RK4, Euler, integrate, solve_ivp_reference
 from .metrics import bootstrap_stderr, energy_distance, energy_mse, loss_summary, mean_stderr, rollout, summarize
@@ -11,6 +12,7 @@ from .training import derivative_loss, fit, seed_everything
 
 __all__ = [
     "MLP", "HNN", "Baseline", "build_model", "symplectic_gradient",
+    "MLPAutoencoder", "PixelModel", "build_pixel_model", "pixel_loss",
     "RK4", "Euler", "integrate", "solve_ivp_reference",
     "fit", "derivative_loss", "seed_everything",
     "mean_stderr", "bootstrap_stderr", "summarize", "loss_summary", "rollout", "energy_distance", "energy_mse",

@@ -72,7 +72,6 @@ def parse_args(task, defaults, argv=None, quick=None):
     if config["device"].startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {config['device']} was asked for, but torch sees no CUDA device")
     return config
-    return config
 
 
 def run_name(config):
