@@ -32,6 +32,7 @@ def parse():
     parser.add_argument("--quick", action="store_true", help="few steps and small data")
     parser.add_argument("--force", action="store_true", help="retrain runs that are up to date")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: one per core)")
     parser.add_argument("--out", default=None, help="results folder (default results, or results/quick)")
     args = parser.parse_args()
     if args.out is None:
@@ -49,7 +50,8 @@ def main():
     for task, seed, baseline in bar:
         folder, extra = TASKS[task]["folder"], TASKS[task]["argv"]
         bar.set_postfix_str(f"{task} {'baseline' if baseline else 'hnn'} seed {seed}")
-        argv = extra + ["--seed", str(seed), "--save-dir", runs_dir, "--device", args.device, "--quiet"]
+        argv = extra + ["--seed", str(seed), "--save-dir", runs_dir, "--device", args.device,
+                        "--threads", str(args.threads), "--quiet"]
         argv += ["--baseline"] * baseline + ["--quick"] * args.quick + ["--skip-existing"] * (not args.force)
         if import_experiment(folder, "train").main(argv) is not None:
             trained.add(task)

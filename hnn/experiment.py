@@ -14,7 +14,7 @@ from .models import build_model
 from .training import derivative_loss, fit, seed_everything
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNTIME_KEYS = ("device", "save_dir", "quiet", "skip_existing")
+RUNTIME_KEYS = ("device", "threads", "save_dir", "quiet", "skip_existing")
 
 
 def import_sibling(file, name):
@@ -54,6 +54,9 @@ def parse_args(task, defaults, argv=None, quick=None):
     parser.add_argument("--baseline", action="store_true", help="train the baseline MLP, not the HNN")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (0: torch's default, one per core); use 1 when "
+                             "other jobs share the cores")
     parser.add_argument("--save-dir", default=os.path.join(REPO_ROOT, "results", "runs"))
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument("--skip-existing", action="store_true",
@@ -69,6 +72,8 @@ def parse_args(task, defaults, argv=None, quick=None):
         parser.set_defaults(**(quick or {}))
     config = vars(parser.parse_args(argv))
     config["task"] = task
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
     if config["device"].startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {config['device']} was asked for, but torch sees no CUDA device")
     return config

@@ -37,7 +37,7 @@ def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_dec
     FloatingPointError as soon as the loss is not finite.
     """
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=learn_rate, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(params, lr=learn_rate, weight_decay=weight_decay, fused=True)
     generator = torch.Generator().manual_seed(seed)
     curves = {"step": [], "train_loss": [], "test_step": [], "test_loss": []}
     bar = tqdm(range(total_steps + 1), desc=desc, disable=quiet, leave=False, mininterval=0.5)
