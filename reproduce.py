@@ -10,7 +10,6 @@ checkpoint exists with the same config is skipped (--force retrains). Writes res
 table.md and figures/ under --out.
 """
 import argparse
-import json
 import os
 import sys
 import time

@@ -6,25 +6,13 @@ Loads the saved `lipson-{hnn,baseline}-seed{N}.pt` runs from `save_dir`.
 """
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from hnn.checkpoint import atomic_write  # noqa: E402
-from hnn.experiment import import_sibling, load_run  # noqa: E402
-from hnn.metrics import rollout  # noqa: E402
+from hnn.experiment import import_sibling, load_pair
+from hnn.metrics import rollout
+from hnn.plots import pyplot, save_figure
 
 lipson = import_sibling(__file__, "data")
 
 COLORS = {"data": "black", "baseline": "tab:red", "hnn": "tab:blue"}
-
-
-def save_png(fig, path):
-    """Write a matplotlib figure to `path` as PNG, atomically, and close it."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    plt.close(fig)
-    return path
 
 
 def segment_rollouts(save_dir, seed=0):
@@ -34,8 +22,7 @@ def segment_rollouts(save_dir, seed=0):
     runs' metrics."""
     states, metrics = {}, {}
     dataset = None
-    for kind in ("baseline", "hnn"):
-        model, ckpt = load_run(os.path.join(save_dir, f"lipson-{kind}-seed{seed}.pt"))
+    for kind, (model, ckpt) in load_pair(save_dir, "lipson", seed).items():
         config = ckpt["config"]
         if dataset is None:
             dataset = lipson.get_dataset(train_fraction=config["train_fraction"])
@@ -50,7 +37,7 @@ def make_figures(save_dir, figures_dir, seed=0):
     """Angle, phase portrait and energy H = 2.4 (1 - cos q) + p^2 over the test segment, for the
     data and both models' rollouts. Returns the list of written paths."""
     t, states, metrics = segment_rollouts(save_dir, seed)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = pyplot().subplots(1, 3, figsize=(13, 3.8))
     for name, x in states.items():
         label = name if name == "data" else (
             f"{name} (energy MSE {metrics[name]['energy_mse']['mean']:.2e})")
@@ -65,4 +52,4 @@ def make_figures(save_dir, figures_dir, seed=0):
     axes[0].legend(fontsize=8)
     fig.suptitle("Real pendulum (Schmidt & Lipson): test segment, data vs baseline vs HNN")
     fig.tight_layout()
-    return [save_png(fig, os.path.join(figures_dir, f"lipson-rollouts-seed{seed}.png"))]
+    return [save_figure(fig, os.path.join(figures_dir, f"lipson-rollouts-seed{seed}.png"))]

@@ -8,16 +8,11 @@ For the two-body task (required) and the three-body task (when both of its runs 
 """
 import os
 
-import imageio.v3 as iio
-import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from hnn.checkpoint import atomic_write  # noqa: E402
-from hnn.experiment import import_sibling, load_run  # noqa: E402
-from hnn.metrics import rollout  # noqa: E402
+from hnn.experiment import import_sibling, load_pair
+from hnn.metrics import rollout
+from hnn.plots import pyplot, save_figure, write_gif
 
 orbits = import_sibling(__file__, "data")
 
@@ -30,25 +25,13 @@ GIF_FRAME_MS = 60
 TRAIL = 40              # time points of trail behind each body in the GIF
 
 
-def save_png(fig, path):
-    """Write a matplotlib figure to `path` as PNG, atomically, and close it."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return path
-
-
-def run_paths(save_dir, task, seed):
-    return {kind: os.path.join(save_dir, f"{task}-{kind}-seed{seed}.pt") for kind in ("baseline", "hnn")}
-
-
-def orbit_rollouts(paths):
+def orbit_rollouts(runs):
     """The first evaluation orbit (seed 0's start) and both models' rollouts from it.
 
-    `paths` maps "baseline" and "hnn" to checkpoints. Returns `t` (T,), a dict of canonical
+    `runs` maps "baseline" and "hnn" to (model, checkpoint), as `load_pair` gives. Returns `t` (T,), a dict of canonical
     states `(T, 4N)` for "truth", "baseline" and "hnn", and the runs' metrics."""
     states, metrics = {}, {}
-    for kind in ("baseline", "hnn"):
-        model, ckpt = load_run(paths[kind])
+    for kind, (model, ckpt) in runs.items():
         config = ckpt["config"]
         if "truth" not in states:
             x0, t, truth = orbits.evaluation_orbits(config["bodies"], n=1, points=config["eval_points"],
@@ -70,7 +53,7 @@ def trajectory_figure(t, states, metrics, task, path):
     """Paths of the bodies in the plane for truth, baseline and HNN, and total energy over time."""
     bodies = states["truth"].shape[-1] // 4
     lim = _limits(states)
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+    fig, axes = pyplot().subplots(1, 4, figsize=(16, 4))
     for ax, name in zip(axes, PANELS):
         q, _ = orbits.positions_momenta(states[name])            # (T, 2, N)
         for body in range(bodies):
@@ -86,7 +69,7 @@ def trajectory_figure(t, states, metrics, task, path):
     axes[3].legend(fontsize=8)
     fig.suptitle(f"{task}: orbit from evaluation seed 0")
     fig.tight_layout()
-    return save_png(fig, path)
+    return save_figure(fig, path)
 
 
 def orbit_gif(states, task, path, frames=GIF_FRAMES):
@@ -94,6 +77,7 @@ def orbit_gif(states, task, path, frames=GIF_FRAMES):
     bodies = states["truth"].shape[-1] // 4
     steps = len(states["truth"])
     lim = _limits(states)
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), dpi=80)
     artists = {}
     for ax, name in zip(axes, PANELS):
@@ -111,20 +95,18 @@ def orbit_gif(states, task, path, frames=GIF_FRAMES):
         fig.canvas.draw()
         images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
     plt.close(fig)
-    atomic_write(path, lambda tmp: iio.imwrite(tmp, np.stack(images), extension=".gif",
-                                               duration=GIF_FRAME_MS, loop=0))
-    return path
+    return write_gif(path, images, GIF_FRAME_MS)
 
 
 def make_figures(save_dir, figures_dir, seed=0):
-    """Write the two-body figures (its runs must exist) and the three-body ones where both runs
-    exist. Returns the list of written paths."""
+    """Write the figures of each orbit task (2body, 3body) whose two runs exist in `save_dir`.
+    Returns the list of written paths."""
     written = []
     for task in ("2body", "3body"):
-        paths = run_paths(save_dir, task, seed)
-        if task == "3body" and not all(os.path.exists(p) for p in paths.values()):
+        if not all(os.path.exists(os.path.join(save_dir, f"{task}-{kind}-seed{seed}.pt"))
+                   for kind in ("baseline", "hnn")):
             continue
-        t, states, metrics = orbit_rollouts(paths)
+        t, states, metrics = orbit_rollouts(load_pair(save_dir, task, seed))
         stem = os.path.join(figures_dir, f"{task}-orbits-seed{seed}")
         written.append(trajectory_figure(t, states, metrics, task, stem + ".png"))
         written.append(orbit_gif(states, task, stem + ".gif"))

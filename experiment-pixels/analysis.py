@@ -13,20 +13,15 @@ import argparse
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import imageio.v3 as iio  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from hnn.autoencoder import decode_numpy, encode_numpy, pixel_rollout  # noqa: E402
-from hnn.checkpoint import atomic_write  # noqa: E402
-from hnn.experiment import REPO_ROOT, import_sibling, load_run  # noqa: E402
+from hnn.experiment import REPO_ROOT, import_sibling, load_pair  # noqa: E402
 from hnn.metrics import rollout  # noqa: E402
+from hnn.plots import pyplot, save_figure, write_gif  # noqa: E402
 
 pixels = import_sibling(__file__, "data")
 train = import_sibling(__file__, "train")
@@ -40,11 +35,8 @@ ENERGY_PUSH = 1.5        # factor on the latent distance from the orbit centre, 
 
 def load_models(save_dir, seed=0):
     """{"hnn": (model, config), "baseline": (model, config)} from `save_dir`."""
-    models = {}
-    for kind in ("hnn", "baseline"):
-        model, ckpt = load_run(os.path.join(save_dir, f"pixels-{kind}-seed{seed}.pt"), build=train.build)
-        models[kind] = (model, ckpt["config"])
-    return models
+    return {kind: (model, ckpt["config"])
+            for kind, (model, ckpt) in load_pair(save_dir, "pixels", seed, build=train.build).items()}
 
 
 def to_frames(pairs):
@@ -75,13 +67,6 @@ def side_by_side(panels):
     for p in panels[1:]:
         parts += [gap, p]
     return np.concatenate(parts, axis=1)
-
-
-def write_gif(path, frames):
-    """Write uint8 frames `(T, H, W)` as a looping GIF at real time, atomically; returns path."""
-    atomic_write(path, lambda tmp: iio.imwrite(tmp, np.stack(frames), extension=".gif",
-                                               duration=FRAME_MS, loop=0))
-    return path
 
 
 def compare_frames(truth, baseline, hnn):
@@ -128,7 +113,7 @@ def plot_latent_phase_space(path, model, z_data, z_rollout):
     energy = model.hamiltonian(torch.as_tensor(grid.reshape(-1, 2), dtype=param.dtype))
     energy = energy.double().numpy().reshape(grid.shape[:2])
 
-    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
+    fig, ax = pyplot().subplots(figsize=(5.5, 5), dpi=120)
     contours = ax.contour(q, p, energy, levels=20, cmap="viridis", linewidths=0.8)
     fig.colorbar(contours, ax=ax, label="learned H")
     ax.scatter(z_data[:, 0], z_data[:, 1], s=2, c="0.5", alpha=0.4, label="encoded test data")
@@ -138,9 +123,7 @@ def plot_latent_phase_space(path, model, z_data, z_rollout):
     ax.set_title("Pixel pendulum: the HNN's latent phase space")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def make_figures(save_dir, figures_dir, seed=0):
@@ -160,9 +143,9 @@ def make_figures(save_dir, figures_dir, seed=0):
         return os.path.join(figures_dir, f"pixels-{kind}-seed{seed}.{extension}")
 
     paths = [write_gif(figure("compare", "gif"), compare_frames(
-        to_frames(eval_x), to_frames(baseline_decoded[0]), to_frames(hnn_decoded[0])))]
+        to_frames(eval_x), to_frames(baseline_decoded[0]), to_frames(hnn_decoded[0])), FRAME_MS)]
     _, pushed_decoded, energy = add_energy_rollout(hnn, eval_x[:1], t, substeps)
-    paths.append(write_gif(figure("add-energy", "gif"), add_energy_frames(pushed_decoded, energy)))
+    paths.append(write_gif(figure("add-energy", "gif"), add_energy_frames(pushed_decoded, energy), FRAME_MS))
     dataset = pixels.get_dataset(config["seed"], config["trials"], config["timesteps"],
                                  config["render_size"], quiet=True)
     paths.append(plot_latent_phase_space(figure("latent", "png"), hnn,

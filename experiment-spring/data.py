@@ -5,7 +5,7 @@ dq/dt = 2p and dp/dt = -2q: angular frequency 2, period pi. States are `[q, p]`.
 """
 import numpy as np
 
-from hnn.data import evaluation_states, ring_states, split_in_order
+from hnn.data import evaluation_states, trajectory_dataset
 
 SAMPLES = 50            # trajectories
 T_SPAN = (0.0, 3.0)
@@ -43,13 +43,9 @@ def get_dataset(seed=0, samples=SAMPLES, noise_std=NOISE_STD):
     Returns numpy arrays `x, dx` (train) and `test_x, test_dx`, each `(N, 2)`, split 50/50 in
     trajectory order (750/750 for 50 trajectories), plus `t` (30,).
     """
-    rng = np.random.default_rng(seed)
     t = np.linspace(*T_SPAN, int(TIMESCALE * (T_SPAN[1] - T_SPAN[0])))
-    x0 = ring_states(rng, samples, *RADIUS)
-    x = solution(x0, t).reshape(-1, 2)
-    dx = dynamics(x)
-    x = x + noise_std * rng.standard_normal(x.shape)
-    return {**split_in_order(x, dx, TRAIN_FRACTION), "t": t}
+    return trajectory_dataset(np.random.default_rng(seed), solution, dynamics, samples, RADIUS, t,
+                              noise_std, TRAIN_FRACTION)
 
 
 def evaluation_trajectories(n=EVAL_TRAJECTORIES, seed=EVAL_SEED):

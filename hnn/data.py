@@ -35,6 +35,17 @@ def solve_batch(field, x0, t, rtol=1e-10, atol=1e-12):
     return sol.y.T.reshape(len(t), *shape).swapaxes(0, 1)
 
 
+def trajectory_dataset(rng, solution, dynamics, samples, radius, t, noise_std, train_fraction):
+    """The spring/pendulum recipe: `samples` trajectories from `ring_states` radii `radius`, sampled
+    on `t`; targets are `dynamics` at the clean states, then Gaussian noise of `noise_std` goes on
+    the inputs only. `solution(x0, t)` gives `(samples, T, 2)`. Returns the in-order split
+    (`x, dx, test_x, test_dx`, each `(N, 2)`) and `t`."""
+    x = solution(ring_states(rng, samples, *radius), t).reshape(-1, 2)
+    dx = dynamics(x)
+    x = x + noise_std * rng.standard_normal(x.shape)
+    return {**split_in_order(x, dx, train_fraction), "t": t}
+
+
 def split_in_order(x, dx, train_fraction):
     """The original split: the first `train_fraction` of rows train, the rest test, no shuffle."""
     n_train = int(len(x) * train_fraction)

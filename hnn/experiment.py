@@ -148,6 +148,12 @@ def save_run(config, model, curves, metrics, started=None):
     return ckpt_path, json_path
 
 
+def load_pair(save_dir, task, seed=0, build=None):
+    """The saved baseline and HNN of one task and seed: {"baseline": (model, ckpt), "hnn": ...}."""
+    return {kind: load_run(os.path.join(save_dir, f"{task}-{kind}-seed{seed}.pt"), build)
+            for kind in ("baseline", "hnn")}
+
+
 def load_run(path, build=None):
     """Rebuild a saved run: returns (model in eval mode on cpu, checkpoint dict).
 

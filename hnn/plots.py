@@ -26,6 +26,14 @@ def save_figure(fig, path):
     return path
 
 
+def write_gif(path, frames, duration_ms):
+    """Write frames `(T, H, W)` or `(T, H, W, 3)` (uint8) as a looping GIF, atomically."""
+    import imageio.v3 as iio
+    atomic_write(path, lambda tmp: iio.imwrite(tmp, np.stack(frames), extension=".gif",
+                                               duration=duration_ms, loop=0))
+    return path
+
+
 def grid(limit, n=60):
     """A square `n x n` phase-space grid on [-limit, limit]^2: (Q, P) arrays and `(n*n, 2)` states."""
     q, p = np.meshgrid(np.linspace(-limit, limit, n), np.linspace(-limit, limit, n))
@@ -83,9 +91,9 @@ def loss_curves_figure(checkpoints, title):
 
 
 def save_loss_curves(save_dir, task, figures_dir, seed=0):
-    """`{figures_dir}/{task}-curves.png` from the HNN and baseline runs of one seed."""
+    """`{figures_dir}/{task}-curves-seed{seed}.png` from the HNN and baseline runs of one seed."""
     from .checkpoint import load_checkpoint
     ckpts = {kind: load_checkpoint(os.path.join(save_dir, f"{task}-{kind}-seed{seed}.pt"))
              for kind in ("baseline", "hnn")}
     return save_figure(loss_curves_figure(ckpts, f"{task}: loss curves"),
-                       os.path.join(figures_dir, f"{task}-curves.png"))
+                       os.path.join(figures_dir, f"{task}-curves-seed{seed}.png"))
