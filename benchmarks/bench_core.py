@@ -4,7 +4,8 @@
 
 1. one full-batch training step (750 points), HNN / baseline;
 2. the energy-MSE evaluation of 15 trajectories: batched torch RK4 vs the original's
-   per-trajectory scipy solve_ivp (RK45, rtol 1e-12), with both MSE values;
+   per-trajectory scipy solve_ivp (RK45, batch size 1, rtol 1e-12 and scipy's default atol, as
+   the original notebook did), with both MSE values;
 3. a whole `experiment-spring/train.py` HNN run (data, training, evaluation), wall time.
 """
 import os
@@ -51,7 +52,7 @@ def main():
     model = train_dynamics(config, spring.get_dataset(0))[0]
     x0, t, truth = spring.evaluation_trajectories()
     timings = {}
-    for solver, rtol in (("rk4", None), ("scipy", 1e-9), ("scipy", 1e-12)):
+    for solver, rtol in (("rk4", None), ("scipy", 1e-12)):
         start = time.perf_counter()
         result = energy_mse(model, spring.hamiltonian, x0, t, truth, solver=solver, rtol=rtol,
                             substeps=DEFAULTS["eval_substeps"])
@@ -59,9 +60,7 @@ def main():
         label = "batched RK4" if solver == "rk4" else f"scipy RK45 rtol {rtol:.0e}"
         print(f"energy MSE, 15 trajectories, {label:>22}: {result['mean']:.4e} in "
               f"{timings[solver, rtol]:.2f} s")
-    for rtol in (1e-9, 1e-12):
-        print(f"batched RK4 speed-up over per-trajectory scipy at rtol {rtol:.0e}: "
-              f"{timings['scipy', rtol] / timings['rk4', None]:.1f}x")
+    print(f"batched RK4 speed-up over per-trajectory scipy: {timings['scipy', 1e-12] / timings['rk4', None]:.1f}x")
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

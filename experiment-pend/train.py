@@ -18,7 +18,7 @@ pend = import_sibling(__file__, "data")
 DEFAULTS = dict(
     input_dim=2, hidden_dim=200, nonlinearity="tanh",
     learn_rate=1e-3, weight_decay=1e-4, total_steps=2000, batch_size=0,  # 0: full batch
-    samples=50, noise_std=0.1, eval_substeps=4,  # RK4 steps per output interval (0.2)
+    samples=50, noise_std=0.1, eval_substeps=2,  # RK4 step 0.1; within 0.2% of scipy RK45
 )
 QUICK = dict(total_steps=20, samples=10, eval_substeps=1)
 

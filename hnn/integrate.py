@@ -56,10 +56,12 @@ def model_field(model):
     return model.time_derivative
 
 
-def solve_ivp_reference(f, x0, t, rtol=1e-9, atol=1e-12, method="RK45"):
+def solve_ivp_reference(f, x0, t, rtol=1e-9, atol=1e-6, method="RK45"):
     """The original protocol: `scipy.integrate.solve_ivp` one trajectory at a time, batch size 1.
 
     `f` is a torch field as for `integrate`; it is called on `(1, d)` tensors of x0's dtype.
+    `atol` keeps scipy's default, as the original did: far tighter, the float32 model's rounding
+    makes the adaptive step collapse.
     Returns a numpy array `(batch, len(t), d)`.
     """
     import scipy.integrate  # slow to import; only this reference path needs it
