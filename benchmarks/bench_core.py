@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from hnn import derivative_loss, energy_mse  # noqa: E402
-from hnn.experiment import REPO_ROOT, import_experiment, parse_args, to_tensors  # noqa: E402
+from hnn.experiment import REPO_ROOT, import_experiment, parse_args, to_tensors, train_dynamics  # noqa: E402
 from hnn.models import build_model  # noqa: E402
 
 spring = import_experiment("experiment-spring", "data")
@@ -48,7 +48,6 @@ def main():
           f"ratio {hnn_step / base_step:.2f}x")
 
     config = parse_args("spring", DEFAULTS, ["--quiet", "--total-steps", "300"])
-    from hnn.experiment import train_dynamics
     model = train_dynamics(config, spring.get_dataset(0))[0]
     x0, t, truth = spring.evaluation_trajectories()
     timings = {}

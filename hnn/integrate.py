@@ -51,11 +51,6 @@ def integrate(f, x0, t, solver=None, substeps=1):
     return torch.stack(states, dim=1)
 
 
-def model_field(model):
-    """The autonomous field of a dynamics model, for use with `integrate`."""
-    return model.time_derivative
-
-
 def solve_ivp_reference(f, x0, t, rtol=1e-9, atol=1e-6, method="RK45"):
     """The original protocol: `scipy.integrate.solve_ivp` one trajectory at a time, batch size 1.
 
