@@ -36,6 +36,7 @@ def summarize(dist, groups=5):
 
 
 @torch.no_grad()
+@torch.no_grad()
 def loss_summary(model, x, dx):
     """Train/test loss of a dynamics model over a whole split: mean and stderr of (dx - f(x))^2."""
     return mean_stderr((model.time_derivative(x) - dx) ** 2)

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from hnn import energy_mse, fit, load_checkpoint, load_state, save_checkpoint
+from hnn import derivative_loss, energy_mse, fit, load_checkpoint, load_state, save_checkpoint
 from hnn.experiment import import_experiment, load_run, parse_args, train_dynamics
 from hnn.models import build_model
+from hnn.optim import Adam
+from hnn.training import _sample
 
 spring = import_experiment("experiment-spring", "data")
 spring_train = import_experiment("experiment-spring", "train")
@@ -96,3 +98,40 @@ def test_corrupt_or_missing_checkpoint(tmp_path):
         load_checkpoint(bad)
     with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_adam_equals_torch_optim_adam():
+    torch.manual_seed(0)
+    ours, theirs = build_model(4, 32), build_model(4, 32)
+    theirs.load_state_dict(ours.state_dict())
+    opt_ours = Adam(ours.parameters(), lr=1e-2, weight_decay=1e-3)
+    opt_theirs = torch.optim.Adam(theirs.parameters(), lr=1e-2, weight_decay=1e-3, fused=True)
+    batch = {"x": torch.randn(64, 4), "dx": torch.randn(64, 4)}
+    for _ in range(25):
+        for model, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+            opt.zero_grad()
+            derivative_loss(model, batch).backward()
+            opt.step()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        assert torch.equal(a, b)
+    moved = next(ours.parameters())
+    assert not torch.equal(moved, build_model(4, 32).net.linear1.weight)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        Adam([])
+
+
+def test_minibatches_are_distinct_rows_drawn_uniformly():
+    data = {"x": torch.arange(50.0)[:, None], "dx": -torch.arange(50.0)[:, None]}
+    rng = np.random.default_rng(0)
+    counts = np.zeros(50)
+    for _ in range(2000):
+        batch = _sample(data, 10, rng)
+        rows = batch["x"][:, 0].long().numpy()
+        assert len(set(rows)) == 10                                  # without replacement
+        assert torch.equal(batch["dx"], -batch["x"])                 # rows stay paired
+        counts[rows] += 1
+    # Each row is drawn with probability 10/50 per batch: 400 of 2000, binomial sd ~18.
+    assert np.all(np.abs(counts - 400) < 5 * 18)
+    again = _sample(data, 10, np.random.default_rng(0))["x"]
+    assert torch.equal(again, _sample(data, 10, np.random.default_rng(0))["x"])
+    assert _sample(data, 0, rng) is data and _sample(data, 50, rng) is data
