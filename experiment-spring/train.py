@@ -33,6 +33,7 @@ def main(argv=None):
     x0, t, truth = spring.evaluation_trajectories()
     metrics["energy_mse"] = energy_mse(model, spring.hamiltonian, x0, t, truth,
                                        substeps=config["eval_substeps"])
+    metrics["energy_mse_original_horizon"] = spring.original_horizon_energy_mse(model)
     save_run(config, model, curves, metrics, started)
     return metrics
 
