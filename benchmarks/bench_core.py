@@ -6,7 +6,9 @@
 2. the energy-MSE evaluation of 15 trajectories: batched torch RK4 vs the original's
    per-trajectory scipy solve_ivp (RK45, batch size 1, rtol 1e-12 and scipy's default atol, as
    the original notebook did), with both MSE values;
-3. a whole `experiment-spring/train.py` HNN run (data, training, evaluation), wall time.
+3. our training loop per step against a loop doing the authors' per-step work (authors_loop.py),
+   timed back to back, since this machine's speed drifts;
+4. a whole `experiment-spring/train.py` HNN run (data, training, evaluation), wall time.
 """
 import os
 import subprocess
@@ -17,9 +19,11 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from hnn import derivative_loss, energy_mse  # noqa: E402
+from authors_loop import seconds_per_step as authors_seconds_per_step  # noqa: E402
+from hnn import derivative_loss, energy_mse, fit  # noqa: E402
 from hnn.experiment import REPO_ROOT, import_experiment, parse_args, to_tensors, train_dynamics  # noqa: E402
 from hnn.models import build_model  # noqa: E402
+from hnn.optim import Adam  # noqa: E402
 
 spring = import_experiment("experiment-spring", "data")
 DEFAULTS = import_experiment("experiment-spring", "train").DEFAULTS
@@ -28,7 +32,7 @@ DEFAULTS = import_experiment("experiment-spring", "train").DEFAULTS
 def step_time(baseline, steps=300, warmup=30):
     torch.manual_seed(0)
     model = build_model(2, 200, "tanh", baseline)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     data = spring.get_dataset(0)
     batch = to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu")
     for i in range(warmup + steps):
@@ -39,6 +43,23 @@ def step_time(baseline, steps=300, warmup=30):
         loss.backward()
         optimizer.step()
     return (time.perf_counter() - start) / steps
+
+
+def loop_comparison(rounds=3, steps=200):
+    """Best seconds per step over `rounds`: (our `fit`, the authors' loop), at the spring settings."""
+    data = spring.get_dataset(0)
+    train = to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu")
+    test = to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu")
+    ours, theirs = [], []
+    for _ in range(rounds):
+        torch.manual_seed(0)
+        model = build_model(2)
+        start = time.perf_counter()
+        fit(model, derivative_loss, train, test, total_steps=steps - 1, weight_decay=1e-4, quiet=True)
+        ours.append((time.perf_counter() - start) / steps)
+        theirs.append(authors_seconds_per_step((train["x"], train["dx"]), (test["x"], test["dx"]),
+                                               batch_size=0, weight_decay=1e-4, steps=steps))
+    return min(ours), min(theirs)
 
 
 def main():
@@ -60,6 +81,10 @@ def main():
         print(f"energy MSE, 15 trajectories, {label:>22}: {result['mean']:.4e} in "
               f"{timings[solver, rtol]:.2f} s")
     print(f"batched RK4 speed-up over per-trajectory scipy: {timings['scipy', 1e-12] / timings['rk4', None]:.1f}x")
+
+    ours, theirs = loop_comparison()
+    print(f"training loop per step, full batch: ours {ours * 1e3:.2f} ms, authors' loop "
+          f"{theirs * 1e3:.2f} ms, speed-up {theirs / ours:.2f}x")
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

@@ -4,7 +4,8 @@ with the dataset already cached. Prints figures; asserts nothing.
     python benchmarks/bench_orbits.py [--repeats 3] [--skip-train]
 
 The references are the authors' code: about 8 s to generate, about 30 s to train. On a shared
-machine the numbers move with the load, which is printed alongside.
+machine the numbers move with the load, which is printed alongside, so the training loop is also
+timed per step back to back with a loop doing the authors' per-step work (authors_loop.py).
 """
 import argparse
 import json
@@ -15,8 +16,13 @@ import sys
 import tempfile
 import time
 
+import torch
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from hnn.experiment import REPO_ROOT, import_experiment  # noqa: E402
+from authors_loop import seconds_per_step as authors_seconds_per_step  # noqa: E402
+from hnn import derivative_loss, fit  # noqa: E402
+from hnn.experiment import REPO_ROOT, import_experiment, to_tensors  # noqa: E402
+from hnn.models import build_model  # noqa: E402
 
 orbits = import_experiment("experiment-orbits", "data")
 
@@ -46,6 +52,23 @@ def time_training(work_dir):
         return wall, json.load(f)["wall_time_s"]
 
 
+def loop_comparison(rounds=3, steps=500):
+    """Best seconds per step over `rounds`: (our `fit`, the authors' loop), two-body settings."""
+    data = orbits.get_dataset(2, seed=0, quiet=True)
+    train = to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu")
+    test = to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu")
+    ours, theirs = [], []
+    for _ in range(rounds):
+        torch.manual_seed(0)
+        model = build_model(8)
+        start = time.perf_counter()
+        fit(model, derivative_loss, train, test, total_steps=steps - 1, batch_size=200, quiet=True)
+        ours.append((time.perf_counter() - start) / steps)
+        theirs.append(authors_seconds_per_step((train["x"], train["dx"]), (test["x"], test["dx"]),
+                                               batch_size=200, weight_decay=0.0, steps=steps))
+    return min(ours), min(theirs)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -59,6 +82,9 @@ def main(argv=None):
           f"median {statistics.median(times):.2f} s, best {min(times):.2f} s over {len(times)} "
           f"(authors' generator: about 8 s; goal: under 5 s)")
     if not args.skip_train:
+        ours, theirs = loop_comparison()
+        print(f"training loop per step, batch 200: ours {ours * 1e3:.2f} ms, authors' loop "
+              f"{theirs * 1e3:.2f} ms, speed-up {theirs / ours:.2f}x")
         with tempfile.TemporaryDirectory() as work_dir:
             wall, inner = time_training(work_dir)
         print(f"two-body HNN train.py with cached data: {wall:.1f} s for the process, "
