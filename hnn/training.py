@@ -20,17 +20,14 @@ def derivative_loss(model, batch):
     return mse_loss(model.time_derivative(batch["x"]), batch["dx"])
 
 
-def _sample(data, batch_size, rng):
-    """A minibatch of `batch_size` distinct random rows (all rows, in order, when batch_size is 0).
-
-    Distributed as `torch.randperm(n)[:batch_size]`, the original's draw, but costs O(batch_size)
-    instead of O(n): 15 us instead of 0.45 ms for n = 40000.
-    """
+def _sample(data, batch_size, generator):
+    """A minibatch of `batch_size` distinct random rows (all rows, in order, when batch_size is 0),
+    drawn as the original did, `torch.randperm(n)[:batch_size]`."""
     first = next(iter(data.values()))
     n = len(first)
     if not batch_size or batch_size >= n:
         return data
-    idx = torch.from_numpy(rng.choice(n, batch_size, replace=False)).to(first.device)
+    idx = torch.randperm(n, generator=generator)[:batch_size].to(first.device)
     return {k: v[idx] for k, v in data.items()}
 
 
@@ -46,11 +43,11 @@ def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_dec
     """
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = Adam(params, lr=learn_rate, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
     curves = {"step": [], "train_loss": [], "test_step": [], "test_loss": []}
     bar = tqdm(range(total_steps + 1), desc=desc, disable=quiet, leave=False, mininterval=0.5)
     for step in bar:
-        loss = loss_fn(model, _sample(train, batch_size, rng))
+        loss = loss_fn(model, _sample(train, batch_size, generator))
         value = loss.item()
         if not math.isfinite(value):
             raise FloatingPointError(f"{desc}: training loss became {value} at step {step}")
@@ -61,7 +58,7 @@ def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_dec
         curves["train_loss"].append(value)
         if step % eval_every == 0 or step == total_steps:
             with torch.no_grad():
-                test_value = loss_fn(model, _sample(test, batch_size, rng)).item()
+                test_value = loss_fn(model, _sample(test, batch_size, generator)).item()
             curves["test_step"].append(step)
             curves["test_loss"].append(test_value)
             bar.set_postfix(train=f"{value:.3e}", test=f"{test_value:.3e}", refresh=False)

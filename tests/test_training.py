@@ -122,16 +122,16 @@ def test_adam_equals_torch_optim_adam():
 
 def test_minibatches_are_distinct_rows_drawn_uniformly():
     data = {"x": torch.arange(50.0)[:, None], "dx": -torch.arange(50.0)[:, None]}
-    rng = np.random.default_rng(0)
+    generator = torch.Generator().manual_seed(0)
     counts = np.zeros(50)
     for _ in range(2000):
-        batch = _sample(data, 10, rng)
+        batch = _sample(data, 10, generator)
         rows = batch["x"][:, 0].long().numpy()
         assert len(set(rows)) == 10                                  # without replacement
         assert torch.equal(batch["dx"], -batch["x"])                 # rows stay paired
         counts[rows] += 1
     # Each row is drawn with probability 10/50 per batch: 400 of 2000, binomial sd ~18.
     assert np.all(np.abs(counts - 400) < 5 * 18)
-    again = _sample(data, 10, np.random.default_rng(0))["x"]
-    assert torch.equal(again, _sample(data, 10, np.random.default_rng(0))["x"])
-    assert _sample(data, 0, rng) is data and _sample(data, 50, rng) is data
+    first = _sample(data, 10, torch.Generator().manual_seed(0))["x"]
+    assert torch.equal(first, _sample(data, 10, torch.Generator().manual_seed(0))["x"])
+    assert _sample(data, 0, generator) is data and _sample(data, 50, generator) is data
