@@ -13,7 +13,9 @@ import time
 
 import torch
 
+from hnn import derivative_loss, fit
 from hnn.mlp import MLP
+from hnn.models import build_model
 
 
 def _field(net, x, permutation):
@@ -49,3 +51,20 @@ def seconds_per_step(train, test, batch_size, weight_decay, steps=200, warmup=20
         x, dx = batch(test)
         ((_field(net, x, permutation) - dx) ** 2).mean().item()
     return (time.perf_counter() - start) / steps
+
+
+def compare(train, test, batch_size, weight_decay, rounds=3, steps=200):
+    """Best seconds per step over `rounds` of (our `fit`, the authors' loop), run back to back.
+
+    `train` and `test` are dicts of tensors `x`, `dx`; `batch_size=0` means full batch."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        torch.manual_seed(0)
+        model = build_model(train["x"].shape[1])
+        start = time.perf_counter()
+        fit(model, derivative_loss, train, test, total_steps=steps - 1, batch_size=batch_size,
+            weight_decay=weight_decay, quiet=True)
+        ours.append((time.perf_counter() - start) / steps)
+        theirs.append(seconds_per_step((train["x"], train["dx"]), (test["x"], test["dx"]),
+                                       batch_size, weight_decay, steps=steps))
+    return min(ours), min(theirs)

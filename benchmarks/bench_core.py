@@ -19,8 +19,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from authors_loop import seconds_per_step as authors_seconds_per_step  # noqa: E402
-from hnn import derivative_loss, energy_mse, fit  # noqa: E402
+import authors_loop  # noqa: E402
+from hnn import derivative_loss, energy_mse  # noqa: E402
 from hnn.experiment import REPO_ROOT, import_experiment, parse_args, to_tensors, train_dynamics  # noqa: E402
 from hnn.models import build_model  # noqa: E402
 from hnn.optim import Adam  # noqa: E402
@@ -45,23 +45,6 @@ def step_time(baseline, steps=300, warmup=30):
     return (time.perf_counter() - start) / steps
 
 
-def loop_comparison(rounds=3, steps=200):
-    """Best seconds per step over `rounds`: (our `fit`, the authors' loop), at the spring settings."""
-    data = spring.get_dataset(0)
-    train = to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu")
-    test = to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu")
-    ours, theirs = [], []
-    for _ in range(rounds):
-        torch.manual_seed(0)
-        model = build_model(2)
-        start = time.perf_counter()
-        fit(model, derivative_loss, train, test, total_steps=steps - 1, weight_decay=1e-4, quiet=True)
-        ours.append((time.perf_counter() - start) / steps)
-        theirs.append(authors_seconds_per_step((train["x"], train["dx"]), (test["x"], test["dx"]),
-                                               batch_size=0, weight_decay=1e-4, steps=steps))
-    return min(ours), min(theirs)
-
-
 def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     hnn_step, base_step = step_time(False), step_time(True)
@@ -82,7 +65,10 @@ def main():
               f"{timings[solver, rtol]:.2f} s")
     print(f"batched RK4 speed-up over per-trajectory scipy: {timings['scipy', 1e-12] / timings['rk4', None]:.1f}x")
 
-    ours, theirs = loop_comparison()
+    data = spring.get_dataset(0)
+    ours, theirs = authors_loop.compare(to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu"),
+                                        to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu"),
+                                        batch_size=0, weight_decay=1e-4)
     print(f"training loop per step, full batch: ours {ours * 1e3:.2f} ms, authors' loop "
           f"{theirs * 1e3:.2f} ms, speed-up {theirs / ours:.2f}x")
 

@@ -16,13 +16,9 @@ import sys
 import tempfile
 import time
 
-import torch
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from authors_loop import seconds_per_step as authors_seconds_per_step  # noqa: E402
-from hnn import derivative_loss, fit  # noqa: E402
+import authors_loop  # noqa: E402
 from hnn.experiment import REPO_ROOT, import_experiment, to_tensors  # noqa: E402
-from hnn.models import build_model  # noqa: E402
 
 orbits = import_experiment("experiment-orbits", "data")
 
@@ -52,23 +48,6 @@ def time_training(work_dir):
         return wall, json.load(f)["wall_time_s"]
 
 
-def loop_comparison(rounds=3, steps=500):
-    """Best seconds per step over `rounds`: (our `fit`, the authors' loop), two-body settings."""
-    data = orbits.get_dataset(2, seed=0, quiet=True)
-    train = to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu")
-    test = to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu")
-    ours, theirs = [], []
-    for _ in range(rounds):
-        torch.manual_seed(0)
-        model = build_model(8)
-        start = time.perf_counter()
-        fit(model, derivative_loss, train, test, total_steps=steps - 1, batch_size=200, quiet=True)
-        ours.append((time.perf_counter() - start) / steps)
-        theirs.append(authors_seconds_per_step((train["x"], train["dx"]), (test["x"], test["dx"]),
-                                               batch_size=200, weight_decay=0.0, steps=steps))
-    return min(ours), min(theirs)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -82,7 +61,11 @@ def main(argv=None):
           f"median {statistics.median(times):.2f} s, best {min(times):.2f} s over {len(times)} "
           f"(authors' generator: about 8 s; goal: under 5 s)")
     if not args.skip_train:
-        ours, theirs = loop_comparison()
+        data = orbits.get_dataset(2, seed=0, quiet=True)
+        ours, theirs = authors_loop.compare(
+            to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu"),
+            to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu"),
+            batch_size=200, weight_decay=0.0, steps=500)
         print(f"training loop per step, batch 200: ours {ours * 1e3:.2f} ms, authors' loop "
               f"{theirs * 1e3:.2f} ms, speed-up {theirs / ours:.2f}x")
         with tempfile.TemporaryDirectory() as work_dir:
