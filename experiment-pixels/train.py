@@ -16,9 +16,9 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from hnn.autoencoder import (build_pixel_model, latent_energy_mse, pixel_loss,  # noqa: E402
                              pixel_loss_summary)
-from hnn.experiment import (import_sibling, is_up_to_date, parse_args, run_name,  # noqa: E402
+from hnn.experiment import (fit_config, import_sibling, is_up_to_date, parse_args,  # noqa: E402
                             save_run, to_tensors)
-from hnn.training import fit, seed_everything  # noqa: E402
+from hnn.training import seed_everything  # noqa: E402
 
 pixels = import_sibling(__file__, "data")
 
@@ -54,10 +54,7 @@ def main(argv=None):
     model = build(config).to(config["device"])
     train = to_tensors({"x": dataset["x"], "next_x": dataset["next_x"]}, config["device"])
     test = to_tensors({"x": dataset["test_x"], "next_x": dataset["test_next_x"]}, config["device"])
-    curves = fit(model, pixel_loss, train, test, total_steps=config["total_steps"],
-                 learn_rate=config["learn_rate"], weight_decay=config["weight_decay"],
-                 batch_size=config["batch_size"], seed=config["seed"],
-                 quiet=config["quiet"], desc=run_name(config))
+    curves = fit_config(config, model, pixel_loss, train, test)
     eval_x, eval_coords = pixels.evaluation_trajectory(config["render_size"])
     metrics = {
         "train_loss": pixel_loss_summary(model, train["x"], train["next_x"]),

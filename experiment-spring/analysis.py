@@ -1,20 +1,10 @@
 """Figures for the Ideal mass-spring task from its saved runs."""
-import os
-
-from hnn.experiment import import_sibling, load_pair
-from hnn.plots import phase_space_figure, save_figure
+from hnn.experiment import import_sibling
+from hnn.plots import save_phase_space
 
 spring = import_sibling(__file__, "data")
 
 
-def load_models(save_dir, seed=0):
-    """The saved HNN and baseline of one seed: {"hnn": model, "baseline": model}."""
-    return {kind: model for kind, (model, _) in load_pair(save_dir, "spring", seed).items()}
-
-
 def make_figures(save_dir, figures_dir, seed=0):
     """Learned vs true H, a rollout and its energy: `{figures_dir}/spring-phase-seed{seed}.png`."""
-    x0 = spring.evaluation_trajectories()[0][0]
-    fig = phase_space_figure("Ideal mass-spring", spring.hamiltonian, spring.solution,
-                             load_models(save_dir, seed), x0, limit=1.2)
-    return [save_figure(fig, os.path.join(figures_dir, f"spring-phase-seed{seed}.png"))]
+    return save_phase_space(save_dir, figures_dir, "spring", "Ideal mass-spring", spring, limit=1.2, seed=seed)

@@ -111,6 +111,14 @@ def to_tensors(arrays, device, dtype=torch.float32):
     return {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in arrays.items()}
 
 
+def fit_config(config, model, loss_fn, train, test):
+    """`fit` with the run's hyperparameters from `config`; returns the curves."""
+    return fit(model, loss_fn, train, test, total_steps=config["total_steps"],
+               learn_rate=config["learn_rate"], weight_decay=config["weight_decay"],
+               batch_size=config["batch_size"], seed=config["seed"],
+               quiet=config["quiet"], desc=run_name(config))
+
+
 def train_dynamics(config, dataset):
     """Build the paper's model for `config` and fit it to `dataset` by the derivative loss.
 
@@ -122,10 +130,7 @@ def train_dynamics(config, dataset):
                         config["baseline"]).to(config["device"])
     train = to_tensors({"x": dataset["x"], "dx": dataset["dx"]}, config["device"])
     test = to_tensors({"x": dataset["test_x"], "dx": dataset["test_dx"]}, config["device"])
-    curves = fit(model, derivative_loss, train, test, total_steps=config["total_steps"],
-                 learn_rate=config["learn_rate"], weight_decay=config["weight_decay"],
-                 batch_size=config["batch_size"], seed=config["seed"],
-                 quiet=config["quiet"], desc=run_name(config))
+    curves = fit_config(config, model, derivative_loss, train, test)
     metrics = {
         "train_loss": loss_summary(model, train["x"], train["dx"]),
         "test_loss": loss_summary(model, test["x"], test["dx"]),

@@ -75,6 +75,17 @@ def phase_space_figure(title, hamiltonian, solution, models, x0, limit, t_end=20
     return fig
 
 
+def save_phase_space(save_dir, figures_dir, task, title, physics, limit, seed=0):
+    """`{figures_dir}/{task}-phase-seed{seed}.png`: `phase_space_figure` of the saved HNN and
+    baseline of one seed, rolled out from the first evaluation start of `physics` (a task's data
+    module with `hamiltonian`, `solution` and `evaluation_trajectories`). Returns [path]."""
+    from .experiment import load_pair
+    models = {kind: model for kind, (model, _) in load_pair(save_dir, task, seed).items()}
+    x0 = physics.evaluation_trajectories()[0][0]
+    fig = phase_space_figure(title, physics.hamiltonian, physics.solution, models, x0, limit=limit)
+    return [save_figure(fig, os.path.join(figures_dir, f"{task}-phase-seed{seed}.png"))]
+
+
 def loss_curves_figure(checkpoints, title):
     """Train (solid) and test (dashed) loss against step for saved runs, log scale.
     `checkpoints` maps a label to a checkpoint dict (its "curves")."""

@@ -104,6 +104,7 @@ def test_adam_equals_torch_optim_adam():
     torch.manual_seed(0)
     ours, theirs = build_model(4, 32), build_model(4, 32)
     theirs.load_state_dict(ours.state_dict())
+    initial = ours.net.linear1.weight.detach().clone()
     opt_ours = Adam(ours.parameters(), lr=1e-2, weight_decay=1e-3)
     opt_theirs = torch.optim.Adam(theirs.parameters(), lr=1e-2, weight_decay=1e-3, fused=True)
     batch = {"x": torch.randn(64, 4), "dx": torch.randn(64, 4)}
@@ -114,8 +115,7 @@ def test_adam_equals_torch_optim_adam():
             opt.step()
     for a, b in zip(ours.parameters(), theirs.parameters()):
         assert torch.equal(a, b)
-    moved = next(ours.parameters())
-    assert not torch.equal(moved, build_model(4, 32).net.linear1.weight)
+    assert (ours.net.linear1.weight - initial).abs().max() > 1e-3          # it did train
     with pytest.raises(ValueError, match="empty parameter list"):
         Adam([])
 
