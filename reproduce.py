@@ -5,72 +5,75 @@
     python reproduce.py --tasks spring pend  # a subset
     python reproduce.py --quick              # tiny profile for smoke checks (results/quick)
 
-Each task x seed x {baseline, HNN} runs that experiment's train.py in this process; a run whose
-checkpoint exists with the same config is skipped (--force retrains). Writes results.json,
-table.md and figures/ under --out.
+The tasks are those the experiment folders declare (`experiment-*/` here and in the directories
+of `$HNN_EXPERIMENTS`). Each task x seed x {baseline, HNN} is trained in this process by
+`task.run(config)`; a run already saved with the same settings is skipped (--force retrains).
+Writes results.json (merged with the runs already listed there), table.md and figures/ under --out.
 """
 import argparse
 import os
-import sys
 import time
 
 from tqdm import tqdm
 
 from hnn.checkpoint import read_json, write_json, write_text
-from hnn.experiment import REPO_ROOT, import_experiment
-from hnn.plots import save_loss_curves
-from hnn.report import TASKS, render_tables
+from hnn.config import REPO_ROOT
+from hnn.experiments import find_tasks
+from hnn.report import render_tables
+from hnn.runs import parse_run_name
 
-PAPER = os.path.join(REPO_ROOT, "results", "paper.json")
 
-
-def parse():
+def parse(tasks):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    parser.add_argument("--tasks", nargs="+", choices=list(tasks), default=list(tasks))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--quick", action="store_true", help="few steps and small data")
     parser.add_argument("--force", action="store_true", help="retrain runs that are up to date")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: one per core)")
     parser.add_argument("--out", default=None, help="results folder (default results, or results/quick)")
     args = parser.parse_args()
+    args.tasks = list(dict.fromkeys(args.tasks))
+    args.seeds = list(dict.fromkeys(args.seeds))
     if args.out is None:
-        args.out = os.path.join(REPO_ROOT, "results", "quick") if args.quick else os.path.join(REPO_ROOT, "results")
+        args.out = os.path.join(REPO_ROOT, "results", "quick") if args.quick else \
+            os.path.join(REPO_ROOT, "results")
     return args
 
 
 def main():
-    args = parse()
+    tasks = find_tasks()
+    args = parse(tasks)
     runs_dir, figures_dir = os.path.join(args.out, "runs"), os.path.join(args.out, "figures")
-    jobs = [(task, seed, baseline) for task in args.tasks for seed in args.seeds
-            for baseline in (True, False)]
+    jobs = [(tasks[name], seed, model) for name in args.tasks for seed in args.seeds
+            for model in ("baseline", "hnn")]
     trained, started = set(), time.time()
     bar = tqdm(jobs, desc="reproduce", unit="run")
-    for task, seed, baseline in bar:
-        folder, extra = TASKS[task]["folder"], TASKS[task]["argv"]
-        bar.set_postfix_str(f"{task} {'baseline' if baseline else 'hnn'} seed {seed}")
-        argv = extra + ["--seed", str(seed), "--save-dir", runs_dir, "--device", args.device,
-                        "--threads", str(args.threads), "--quiet"]
-        argv += ["--baseline"] * baseline + ["--quick"] * args.quick + ["--skip-existing"] * (not args.force)
-        if import_experiment(folder, "train").main(argv) is not None:
-            trained.add(task)
+    for task, seed, model in bar:
+        bar.set_postfix_str(f"{task.name} {model} seed {seed}")
+        config = task.config(quick=args.quick, seed=seed, model=model, save_dir=runs_dir,
+                             device=args.device, threads=args.threads, quiet=True)
+        if args.force or not task.is_up_to_date(config):
+            task.run(config)
+            trained.add(task.name)
 
     seed = args.seeds[0]
-    for folder in dict.fromkeys(TASKS[task]["folder"] for task in args.tasks):
-        tasks = [task for task in args.tasks if TASKS[task]["folder"] == folder]
-        stamp = os.path.join(figures_dir, f".{folder}-seed{seed}.done")
-        if trained.intersection(tasks) or not os.path.exists(stamp):
-            import_experiment(folder, "analysis").make_figures(runs_dir, figures_dir, seed=seed)
-            for task in tasks:
-                save_loss_curves(runs_dir, task, figures_dir, seed)
+    for name in args.tasks:
+        stamp = os.path.join(figures_dir, f".{name}-seed{seed}.done")
+        if name in trained or not os.path.exists(stamp):
+            tasks[name].figures(runs_dir, figures_dir, seed)
+            tasks[name].save_loss_curves(runs_dir, figures_dir, seed)
             write_text(stamp, "")
 
-    results = {}
-    for task, seed, baseline in jobs:
-        name = f"{task}-{'baseline' if baseline else 'hnn'}-seed{seed}"
-        results[name] = read_json(os.path.join(runs_dir, name + ".json"))
-    write_json(os.path.join(args.out, "results.json"), results)
-    table = render_tables(results, read_json(PAPER), args.seeds, quick=args.quick)
+    summary_path = os.path.join(args.out, "results.json")
+    results = read_json(summary_path) if os.path.exists(summary_path) else {}
+    results = {name: run for name, run in results.items() if parse_run_name(name)[0] in tasks}
+    for task, seed, model in jobs:
+        results[task.run_name(task.config(seed=seed, model=model))] = \
+            task.read_metrics(runs_dir, model, seed)
+    results = dict(sorted(results.items()))
+    write_json(summary_path, results)
+    table = render_tables(results, tasks, quick=args.quick)
     write_text(os.path.join(args.out, "table.md"), table)
     print(table)
     print(f"trained {len(trained)} task(s); wrote results.json, table.md and figures/ under "
@@ -78,4 +81,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

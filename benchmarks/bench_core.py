@@ -10,7 +10,6 @@
    timed back to back, since this machine's speed drifts;
 4. a whole `experiment-spring/train.py` HNN run (data, training, evaluation), wall time.
 """
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,22 +17,22 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import authors_loop  # noqa: E402
-from hnn import derivative_loss, energy_mse  # noqa: E402
-from hnn.experiment import REPO_ROOT, import_experiment, parse_args, to_tensors, train_dynamics  # noqa: E402
-from hnn.models import build_model  # noqa: E402
-from hnn.optim import Adam  # noqa: E402
+import authors_loop
+from hnn import derivative_loss, energy_mse
+from hnn.config import REPO_ROOT
+from hnn.experiments import find_tasks
+from hnn.models import build_model
+from hnn.optim import Adam
+from hnn.tasks import to_tensors
 
-spring = import_experiment("experiment-spring", "data")
-DEFAULTS = import_experiment("experiment-spring", "train").DEFAULTS
+spring = find_tasks()["spring"]
 
 
 def step_time(baseline, steps=300, warmup=30):
     torch.manual_seed(0)
     model = build_model(2, 200, "tanh", baseline)
     optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    data = spring.get_dataset(0)
+    data = spring.dataset(spring.config())
     batch = to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu")
     for i in range(warmup + steps):
         if i == warmup:
@@ -51,21 +50,22 @@ def main():
     print(f"training step (750 points): HNN {hnn_step * 1e3:.2f} ms, baseline {base_step * 1e3:.2f} ms, "
           f"ratio {hnn_step / base_step:.2f}x")
 
-    config = parse_args("spring", DEFAULTS, ["--quiet", "--total-steps", "300"])
-    model = train_dynamics(config, spring.get_dataset(0))[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        spring.run(spring.config(quiet=True, total_steps=300, save_dir=tmp))
+        model = spring.load(tmp)[0]
     x0, t, truth = spring.evaluation_trajectories()
     timings = {}
     for solver, rtol in (("rk4", None), ("scipy", 1e-12)):
         start = time.perf_counter()
         result = energy_mse(model, spring.hamiltonian, x0, t, truth, solver=solver, rtol=rtol,
-                            substeps=DEFAULTS["eval_substeps"])
+                            substeps=spring.defaults.eval_substeps)
         timings[solver, rtol] = time.perf_counter() - start
         label = "batched RK4" if solver == "rk4" else f"scipy RK45 rtol {rtol:.0e}"
         print(f"energy MSE, 15 trajectories, {label:>22}: {result['mean']:.4e} in "
               f"{timings[solver, rtol]:.2f} s")
     print(f"batched RK4 speed-up over per-trajectory scipy: {timings['scipy', 1e-12] / timings['rk4', None]:.1f}x")
 
-    data = spring.get_dataset(0)
+    data = spring.dataset(spring.config())
     ours, theirs = authors_loop.compare(to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu"),
                                         to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu"),
                                         batch_size=0, weight_decay=1e-4)

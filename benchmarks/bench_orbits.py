@@ -16,11 +16,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import authors_loop  # noqa: E402
-from hnn.experiment import REPO_ROOT, import_experiment, to_tensors  # noqa: E402
+import authors_loop
+from hnn.config import REPO_ROOT
+from hnn.experiments import find_tasks, load_folder
+from hnn.tasks import to_tensors
 
-orbits = import_experiment("experiment-orbits", "data")
+orbits = load_folder(os.path.join(REPO_ROOT, "experiment-orbits")).data
+TRIALS = find_tasks()["2body"].defaults.trials
 
 
 def time_generation(repeats):
@@ -28,7 +30,7 @@ def time_generation(repeats):
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        data = orbits.make_dataset(2, seed=0)
+        data = orbits.make_dataset(2, 0, TRIALS)
         times.append(time.perf_counter() - started)
     points = len(data["x"]) + len(data["test_x"])
     return times, points
@@ -39,7 +41,7 @@ def time_training(work_dir):
     whose dataset is cached beforehand in `work_dir`."""
     env = {**os.environ, "HNN_CACHE_DIR": os.path.join(work_dir, "cache")}
     os.environ["HNN_CACHE_DIR"] = env["HNN_CACHE_DIR"]
-    orbits.get_dataset(2, seed=0)
+    orbits.get_dataset(2, 0, TRIALS)
     started = time.perf_counter()
     subprocess.run([sys.executable, "experiment-orbits/train.py", "--quiet", "--save-dir", work_dir],
                    cwd=REPO_ROOT, env=env, check=True)
@@ -61,7 +63,7 @@ def main(argv=None):
           f"median {statistics.median(times):.2f} s, best {min(times):.2f} s over {len(times)} "
           f"(authors' generator: about 8 s; goal: under 5 s)")
     if not args.skip_train:
-        data = orbits.get_dataset(2, seed=0, quiet=True)
+        data = orbits.get_dataset(2, 0, TRIALS, quiet=True)
         ours, theirs = authors_loop.compare(
             to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu"),
             to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu"),
@@ -71,7 +73,7 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as work_dir:
             wall, inner = time_training(work_dir)
         print(f"two-body HNN train.py with cached data: {wall:.1f} s for the process, "
-              f"{inner:.1f} s inside main() (authors' script: about 30 s; goal: under 20 s)")
+              f"{inner:.1f} s inside task.run() (authors' script: about 30 s; goal: under 20 s)")
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"load average after: {load}")
 

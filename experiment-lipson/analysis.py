@@ -1,31 +1,28 @@
 """Figures for the real pendulum: data vs baseline vs HNN over the test segment.
 
-    make_figures(save_dir, figures_dir, seed=0) -> [path of lipson-rollouts-seed{N}.png]
+    make_figures(task, save_dir, figures_dir, seed=0) -> [path of lipson-rollouts-seed{N}.png]
 
 Loads the saved `lipson-{hnn,baseline}-seed{N}.pt` runs from `save_dir`.
 """
 import os
 
-from hnn.experiment import import_sibling, load_pair
 from hnn.metrics import rollout
-from hnn.plots import pyplot, save_figure
+from hnn.plots import COLORS, pyplot, save_figure
 
-lipson = import_sibling(__file__, "data")
-
-COLORS = {"data": "black", "baseline": "tab:red", "hnn": "tab:blue"}
+from . import data as lipson
 
 
-def segment_rollouts(save_dir, seed=0):
+def segment_rollouts(task, save_dir, seed=0):
     """Roll both saved models out over the test segment from its first point.
 
     Returns `t` (110,), a dict of states `(110, 2)` for "data", "baseline" and "hnn", and the two
     runs' metrics."""
     states, metrics = {}, {}
     dataset = None
-    for kind, (model, ckpt) in load_pair(save_dir, "lipson", seed).items():
+    for kind, (model, ckpt) in task.load_pair(save_dir, seed).items():
         config = ckpt["config"]
         if dataset is None:
-            dataset = lipson.get_dataset(train_fraction=config["train_fraction"])
+            dataset = lipson.get_dataset(config["train_fraction"])
             x0, t, truth = lipson.evaluation_segment(dataset)
             states["data"] = truth[0]
         states[kind] = rollout(model, x0, t, substeps=config["eval_substeps"])[0]
@@ -33,10 +30,10 @@ def segment_rollouts(save_dir, seed=0):
     return t, states, metrics
 
 
-def make_figures(save_dir, figures_dir, seed=0):
+def make_figures(task, save_dir, figures_dir, seed=0):
     """Angle, phase portrait and energy H = 2.4 (1 - cos q) + p^2 over the test segment, for the
     data and both models' rollouts. Returns the list of written paths."""
-    t, states, metrics = segment_rollouts(save_dir, seed)
+    t, states, metrics = segment_rollouts(task, save_dir, seed)
     fig, axes = pyplot().subplots(1, 3, figsize=(13, 3.8))
     for name, x in states.items():
         label = name if name == "data" else (

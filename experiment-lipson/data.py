@@ -14,7 +14,6 @@ import numpy as np
 DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "real_pend_h_1.txt")
 SHA256 = "45d92988198b89a5933f5a53e67aa819d06937516f71a462ac09e1307d8b3411"
 COLUMNS = ("trial", "t", "theta", "omega")
-TRAIN_FRACTION = 0.8    # the original's argument `test_split=0.8`, which is the train fraction
 ENERGY_COEFFICIENT = 2.4   # the original's "ground-truth" H = 2.4 (1 - cos q) + p^2
 
 
@@ -70,7 +69,7 @@ def load_table(path=DATA_PATH, sha256=SHA256):
     return t, table[:, 2:4]
 
 
-def split_indices(n, train_fraction=TRAIN_FRACTION):
+def split_indices(n, train_fraction):
     """(train, test) row indices of the original split of `n` points.
 
     test = [a, a + m) with a = int(n f) and m = int(n (1 - f)); train = every other row. For n = 555
@@ -82,8 +81,9 @@ def split_indices(n, train_fraction=TRAIN_FRACTION):
     return train, test
 
 
-def get_dataset(path=DATA_PATH, train_fraction=TRAIN_FRACTION):
-    """The original dataset: numpy `x, dx` (445, 2) and `test_x, test_dx` (110, 2), with their
+def get_dataset(train_fraction, path=DATA_PATH):
+    """The original dataset: numpy `x, dx` (445, 2) and `test_x, test_dx` (110, 2) for
+    `train_fraction` 0.8, with their
     times `t` and `test_t`. dx is the forward difference with the real time step, so each point
     is the state at the start of its interval (the last row of the file has no target)."""
     t, states = load_table(path)

@@ -1,41 +1,39 @@
 """Figures for the orbit tasks: truth vs baseline vs HNN on the first evaluation orbit (seed 0).
 
-    make_figures(save_dir, figures_dir, seed=0) -> list of written paths
+    make_figures(task, save_dir, figures_dir, seed=0) -> list of written paths
 
-For the two-body task (required) and the three-body task (when both of its runs exist in
-`save_dir`), writes `{task}-orbits-seed{N}.png` (trajectories and total energy over time) and
+Writes `{task}-orbits-seed{N}.png` (trajectories and total energy over time) and
 `{task}-orbits-seed{N}.gif` (the three orbits animated side by side).
 """
 import os
 
 import numpy as np
 
-from hnn.experiment import import_sibling, load_pair
 from hnn.metrics import rollout
-from hnn.plots import pyplot, save_figure, write_gif
+from hnn.plots import COLORS, pyplot, save_figure, write_gif
 
-orbits = import_sibling(__file__, "data")
+from . import data as orbits
 
 PANELS = ("truth", "baseline", "hnn")
 TITLES = {"truth": "Ground truth", "baseline": "Baseline NN", "hnn": "Hamiltonian NN"}
-LINE_COLORS = {"truth": "black", "baseline": "tab:red", "hnn": "tab:blue"}
 BODY_COLORS = ("tab:orange", "tab:purple", "tab:green")
 GIF_FRAMES = 100
 GIF_FRAME_MS = 60
 TRAIL = 40              # time points of trail behind each body in the GIF
 
 
-def orbit_rollouts(runs):
+def orbit_rollouts(task, runs):
     """The first evaluation orbit (seed 0's start) and both models' rollouts from it.
 
-    `runs` maps "baseline" and "hnn" to (model, checkpoint), as `load_pair` gives. Returns `t` (T,), a dict of canonical
-    states `(T, 4N)` for "truth", "baseline" and "hnn", and the runs' metrics."""
+    `runs` maps "baseline" and "hnn" to (model, checkpoint), as `task.load_pair` gives. Returns
+    `t` (T,), a dict of canonical states `(T, 4N)` for "truth", "baseline" and "hnn", and the
+    runs' metrics."""
     states, metrics = {}, {}
     for kind, (model, ckpt) in runs.items():
         config = ckpt["config"]
         if "truth" not in states:
-            x0, t, truth = orbits.evaluation_orbits(config["bodies"], n=1, points=config["eval_points"],
-                                                    t_span=(0.0, config["eval_t_end"]))
+            x0, t, truth = orbits.evaluation_orbits(task.bodies, config["eval_points"],
+                                                    (0.0, config["eval_t_end"]), n=1)
             states["truth"] = truth[0]
         states[kind] = rollout(model, x0, t, substeps=config["eval_substeps"])[0]
         metrics[kind] = ckpt["metrics"]
@@ -64,7 +62,7 @@ def trajectory_figure(t, states, metrics, task, path):
     for name in PANELS:
         label = TITLES[name] if name == "truth" else (
             f"{TITLES[name]} (energy MSE {metrics[name]['energy_mse']['mean']:.1e})")
-        axes[3].plot(t, orbits.total_energy(states[name]), color=LINE_COLORS[name], lw=1.5, label=label)
+        axes[3].plot(t, orbits.total_energy(states[name]), color=COLORS[name], lw=1.5, label=label)
     axes[3].set(xlabel="time", ylabel="total energy H", title="Total energy")
     axes[3].legend(fontsize=8)
     fig.suptitle(f"{task}: orbit from evaluation seed 0")
@@ -98,16 +96,9 @@ def orbit_gif(states, task, path, frames=GIF_FRAMES):
     return write_gif(path, images, GIF_FRAME_MS)
 
 
-def make_figures(save_dir, figures_dir, seed=0):
-    """Write the figures of each orbit task (2body, 3body) whose two runs exist in `save_dir`.
-    Returns the list of written paths."""
-    written = []
-    for task in ("2body", "3body"):
-        if not all(os.path.exists(os.path.join(save_dir, f"{task}-{kind}-seed{seed}.pt"))
-                   for kind in ("baseline", "hnn")):
-            continue
-        t, states, metrics = orbit_rollouts(load_pair(save_dir, task, seed))
-        stem = os.path.join(figures_dir, f"{task}-orbits-seed{seed}")
-        written.append(trajectory_figure(t, states, metrics, task, stem + ".png"))
-        written.append(orbit_gif(states, task, stem + ".gif"))
-    return written
+def make_figures(task, save_dir, figures_dir, seed=0):
+    """Write the orbit task's figures from its two runs in `save_dir`; returns their paths."""
+    t, states, metrics = orbit_rollouts(task, task.load_pair(save_dir, seed))
+    stem = os.path.join(figures_dir, f"{task.name}-orbits-seed{seed}")
+    return [trajectory_figure(t, states, metrics, task.name, stem + ".png"),
+            orbit_gif(states, task.name, stem + ".gif")]

@@ -12,26 +12,17 @@ grouped by component and then by body. Two bodies:
 
 three bodies: [qx1, qx2, qx3, qy1, qy2, qy3, px1, px2, px3, py1, py2, py3]. `canonical_names`
 spells it out and `positions_momenta` unpacks it; every function here uses that ordering.
-
-    python experiment-orbits/data.py --bodies 2|3     # generate (or find) the cached dataset
 """
-import argparse
-import os
-import sys
-import time
-
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from hnn.cache import cached  # noqa: E402
-from hnn.data import solve_batch  # noqa: E402
+from hnn.cache import cached
+from hnn.data import solve_batch
 
-# The original's dataset settings (paper-settings.md, Task 4 and the three-body appendix).
+# The original's dataset settings (paper-settings.md, Task 4 and the three-body appendix); the
+# number of orbits is a setting of the task (task.py).
 SETTINGS = {
-    2: dict(trials=1000, timesteps=50, t_span=(0.0, 20.0), orbit_noise=5e-2,
-            min_radius=0.5, max_radius=1.5),
-    3: dict(trials=5000, timesteps=20, t_span=(0.0, 5.0), orbit_noise=0.2,
-            min_radius=0.9, max_radius=1.2),
+    2: dict(timesteps=50, t_span=(0.0, 20.0), orbit_noise=5e-2, min_radius=0.5, max_radius=1.5),
+    3: dict(timesteps=20, t_span=(0.0, 5.0), orbit_noise=0.2, min_radius=0.9, max_radius=1.2),
 }
 RTOL = 1e-9
 ATOL = 1e-9
@@ -39,11 +30,6 @@ TEST_FRACTION = 0.2          # the test split is the FIRST 20% of points (the fi
 CHUNK = 100                  # orbits per solve_ivp system (one stiff orbit only slows its chunk)
 
 EVAL_TRAJECTORIES = 15       # seeds 0..14, one orbit each; seed 0 is the dataset's first orbit
-EVAL_POINTS = 500
-# Energy-MSE horizon: the original's [0, 25] for two bodies. Three-body orbits are chaotic and leave
-# the training distribution (close encounters, ejections) soon after the data's horizon of 5, so
-# they are evaluated over that horizon.
-EVAL_T_SPAN = {2: (0.0, 25.0), 3: (0.0, 5.0)}
 
 
 def canonical_names(bodies):
@@ -168,15 +154,15 @@ def integrate_orbits(x0, t, rtol=RTOL, atol=ATOL, chunk=CHUNK):
                            for i in range(0, len(x0), chunk)])
 
 
-def make_dataset(bodies=2, seed=0, **overrides):
-    """Generate the orbit dataset (no cache) from the task settings, with `overrides`.
+def make_dataset(bodies, seed, trials, **overrides):
+    """Generate the dataset of `trials` orbits (no cache) from the task settings, with `overrides`.
 
     Returns numpy arrays `x, dx` (train) and `test_x, test_dx`, each `(points, 4N)` in canonical
     order; dx is the exact `dynamics(x)` (no noise). The test split is the first 20% of points
     (the first trajectories), as in the original. `t` is the time grid `(timesteps,)`.
     """
     s = task_settings(bodies, **overrides)
-    x0 = initial_states(seed, bodies, s["trials"], **s)
+    x0 = initial_states(seed, bodies, trials, **s)
     t = np.linspace(s["t_span"][0], s["t_span"][1], s["timesteps"])
     x = integrate_orbits(x0, t).reshape(-1, 4 * bodies)
     dx = dynamics(x)
@@ -184,36 +170,22 @@ def make_dataset(bodies=2, seed=0, **overrides):
     return {"x": x[n_test:], "dx": dx[n_test:], "test_x": x[:n_test], "test_dx": dx[:n_test], "t": t}
 
 
-def get_dataset(bodies=2, seed=0, quiet=True, **overrides):
-    """`make_dataset(bodies, seed, **overrides)`, cached as `.npz` keyed by every setting, so
-    changed settings regenerate it and a corrupt file is regenerated with a warning."""
+def get_dataset(bodies, seed, trials, quiet=True, **overrides):
+    """`make_dataset(bodies, seed, trials, **overrides)`, cached as `.npz` keyed by every
+    setting, so changed settings regenerate it and a corrupt file is regenerated with a warning."""
     s = task_settings(bodies, **overrides)
     key = {"bodies": bodies, "seed": seed, "rtol": RTOL, "atol": ATOL, "chunk": CHUNK,
-           "test_fraction": TEST_FRACTION, **s, "t_span": list(s["t_span"])}
-    return cached(f"{bodies}body-orbits", key, lambda: make_dataset(bodies, seed, **s), quiet=quiet)
+           "test_fraction": TEST_FRACTION, "trials": trials, **s, "t_span": list(s["t_span"])}
+    return cached(f"{bodies}body-orbits", key, lambda: make_dataset(bodies, seed, trials, **s),
+                  quiet=quiet)
 
 
-def evaluation_orbits(bodies=2, n=EVAL_TRAJECTORIES, points=EVAL_POINTS, t_span=None):
+def evaluation_orbits(bodies, points, t_span, n=EVAL_TRAJECTORIES):
     """The energy-MSE protocol: orbit k starts from seed k's first configuration (k = 0..n-1),
-    over `t_span` (the task's `EVAL_T_SPAN` by default).
+    over `points` times in `t_span`.
 
     Returns starts `(n, 4N)`, grid `(points,)` and true orbits `(n, points, 4N)` (rtol 1e-9)."""
-    t_span = EVAL_T_SPAN[bodies] if t_span is None else t_span
     x0 = np.stack([initial_states(seed, bodies, 1)[0] for seed in range(n)])
     t = np.linspace(t_span[0], t_span[1], points)
     return x0, t, integrate_orbits(x0, t, atol=1e-12)
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Generate and cache the N-body orbit dataset.")
-    parser.add_argument("--bodies", type=int, choices=sorted(SETTINGS), default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    started = time.time()
-    data = get_dataset(args.bodies, args.seed, quiet=False)
-    print(f"{args.bodies}-body: {len(data['x'])} train / {len(data['test_x'])} test points, "
-          f"{time.time() - started:.1f} s")
-
-
-if __name__ == "__main__":
-    main()

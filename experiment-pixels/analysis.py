@@ -6,37 +6,25 @@
   space halfway through; the learned H is printed under each frame;
 * `pixels-latent-seed{N}.png`: the HNN's latent phase space, level sets of its H, the encoded test
   data and the rollout.
-
-    python experiment-pixels/analysis.py [--save-dir DIR] [--figures-dir DIR] [--seed N]
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from hnn.autoencoder import decode_numpy, encode_numpy, pixel_rollout  # noqa: E402
-from hnn.experiment import REPO_ROOT, import_sibling, load_pair  # noqa: E402
-from hnn.metrics import rollout  # noqa: E402
-from hnn.plots import pyplot, save_figure, write_gif  # noqa: E402
+from hnn.autoencoder import decode_numpy, encode_numpy, pixel_rollout
+from hnn.metrics import rollout
+from hnn.plots import pyplot, save_figure, write_gif
 
-pixels = import_sibling(__file__, "data")
-train = import_sibling(__file__, "train")
+from . import data as pixels
+from .task import evaluation_grid
 
 ZOOM = 4                 # GIF pixels per frame pixel
 LABEL_HEIGHT = 16        # GIF pixels above (and, with a caption, below) each panel
 GAP = 4                  # GIF pixels between panels
 FRAME_MS = round(1000 * pixels.ENV_DT)   # real time: one frame per env step
 ENERGY_PUSH = 1.5        # factor on the latent distance from the orbit centre, halfway
-
-
-def load_models(save_dir, seed=0):
-    """{"hnn": (model, config), "baseline": (model, config)} from `save_dir`."""
-    return {kind: (model, ckpt["config"])
-            for kind, (model, ckpt) in load_pair(save_dir, "pixels", seed, build=train.build).items()}
 
 
 def to_frames(pairs):
@@ -126,13 +114,13 @@ def plot_latent_phase_space(path, model, z_data, z_rollout):
     return save_figure(fig, path)
 
 
-def make_figures(save_dir, figures_dir, seed=0):
+def make_figures(task, save_dir, figures_dir, seed=0):
     """Write the pixel pendulum's figures from the runs in `save_dir`; returns their paths."""
-    models = load_models(save_dir, seed)
-    hnn, config = models["hnn"]
-    baseline = models["baseline"][0]
+    runs = task.load_pair(save_dir, seed)
+    hnn, config = runs["hnn"][0], runs["hnn"][1]["config"]
+    baseline = runs["baseline"][0]
     eval_x, _ = pixels.evaluation_trajectory(config["render_size"])
-    t = train.evaluation_grid(len(eval_x))
+    t = evaluation_grid(len(eval_x))
     substeps = config["eval_substeps"]
     hnn_latents, hnn_decoded = pixel_rollout(hnn, eval_x[:1], t, substeps)
     _, baseline_decoded = pixel_rollout(baseline, eval_x[:1], t, substeps)
@@ -152,12 +140,3 @@ def make_figures(save_dir, figures_dir, seed=0):
                                          encode_numpy(hnn, dataset["test_x"]), hnn_latents[0]))
     return paths
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--save-dir", default=os.path.join(REPO_ROOT, "results", "runs"))
-    parser.add_argument("--figures-dir", default=os.path.join(REPO_ROOT, "results", "figures"))
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    for written in make_figures(args.save_dir, args.figures_dir, args.seed):
-        print(written)

@@ -26,8 +26,6 @@ PAIR_DIM = 2 * FRAME_DIM                # the model's input: two frames
 VELOCITY_SCALE = 0.25                   # p = 0.25 * theta_dot
 ENV_DT = 0.05                           # Pendulum-v1's time step, seconds per frame
 
-TRIALS = 200
-TIMESTEPS = 103                         # frames per trial; 3 go to the pair offsets
 MIN_ANGLE, MAX_ANGLE = 0.0, math.pi / 6 # a trial starts once MIN_ANGLE < |theta| < MAX_ANGLE
 TEST_FRACTION = 0.2                     # the first 20% of trials are the test set
 RENDER_SIZE = 500                       # gymnasium's default screen_dim
@@ -95,8 +93,8 @@ def hanging_angle(env):
     return env.state[0] % (2 * math.pi) - math.pi
 
 
-def render_trials(seed=0, trials=TRIALS, timesteps=TIMESTEPS, min_angle=MIN_ANGLE,
-                  max_angle=MAX_ANGLE, render_size=RENDER_SIZE, quiet=False):
+def render_trials(seed, trials, timesteps, min_angle=MIN_ANGLE, max_angle=MAX_ANGLE,
+                  render_size=RENDER_SIZE, quiet=False):
     """Run `trials` zero-torque trials of `timesteps` frames each.
 
     Every trial resets the env (seeded once with `seed`, as the original did) until
@@ -137,12 +135,13 @@ def make_pairs(frames, coords):
             "coords": coords[:, :n].reshape(-1, 2)}
 
 
-def get_dataset(seed=0, trials=TRIALS, timesteps=TIMESTEPS, render_size=RENDER_SIZE, quiet=False):
-    """The pixel dataset, frames cached as .npz. The first 20% of trials are the test set.
+def get_dataset(seed, trials, timesteps, render_size=RENDER_SIZE, quiet=False):
+    """The pixel dataset of `trials` trials of `timesteps` frames, cached as .npz. The first 20%
+    of trials are the test set.
 
     Returns numpy `x`, `next_x` (N, 1568) float32 and `coords` (N, 2) for training, and the same
-    with a `test_` prefix; with the defaults 16,000 train and 4,000 test examples. `coords` are
-    for analysis only."""
+    with a `test_` prefix; with the task's defaults (200 trials of 103 frames) 16,000 train and
+    4,000 test examples. `coords` are for analysis only."""
     n_test = int(trials * TEST_FRACTION)
     if n_test < 1:
         raise ValueError(f"trials must be >= {math.ceil(1 / TEST_FRACTION)} so that the first "

@@ -1,20 +1,25 @@
 """Hamiltonian Neural Networks (Greydanus, Dzamba & Yosinski, 2019) in PyTorch.
 
-States are vectors `[q_1..q_n, p_1..p_n]`; batches are `(batch, 2n)`.
+States are vectors `[q_1..q_n, p_1..p_n]`; batches are `(batch, 2n)`. The library knows no
+experiment: experiment folders declare `Task`s (see `hnn.tasks`), which `hnn.experiments` finds.
 """
-from .autoencoder import MLPAutoencoder, PixelModel, build_pixel_model, pixel_loss
+from .autoencoder import MLPAutoencoder, PixelModel, build_pixel_model
 from .checkpoint import load_checkpoint, load_state, save_checkpoint, write_json
-from .integrate import RK4, Euler, integrate, solve_ivp_reference
+from .config import TrainConfig, arg, parse_config
+from .integrate import RK4, Euler, odeint, solve_ivp_reference
 from .metrics import bootstrap_stderr, energy_distance, energy_mse, loss_summary, mean_stderr, rollout, summarize
 from .mlp import MLP
 from .models import HNN, Baseline, build_model, symplectic_gradient
-from .training import derivative_loss, fit, seed_everything
+from .tasks import EXTENSION, TABLE_1, TABLE_2, OneDofConfig, OneDofTask, Task
+from .training import derivative_loss, fit
 
 __all__ = [
     "MLP", "HNN", "Baseline", "build_model", "symplectic_gradient",
-    "MLPAutoencoder", "PixelModel", "build_pixel_model", "pixel_loss",
-    "RK4", "Euler", "integrate", "solve_ivp_reference",
-    "fit", "derivative_loss", "seed_everything",
+    "MLPAutoencoder", "PixelModel", "build_pixel_model",
+    "RK4", "Euler", "odeint", "solve_ivp_reference",
+    "fit", "derivative_loss",
     "mean_stderr", "bootstrap_stderr", "summarize", "loss_summary", "rollout", "energy_distance", "energy_mse",
     "save_checkpoint", "load_checkpoint", "load_state", "write_json",
+    "TrainConfig", "arg", "parse_config",
+    "Task", "OneDofTask", "OneDofConfig", "TABLE_1", "TABLE_2", "EXTENSION",
 ]

@@ -8,8 +8,8 @@ import zipfile
 import numpy as np
 
 from .checkpoint import atomic_write
+from .config import REPO_ROOT
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def cache_dir():

@@ -1,10 +1,10 @@
-"""Dataset helpers shared by the experiments' own generators."""
+"""Dataset helpers: sampling states, integrating known fields and splitting trajectories."""
 import numpy as np
 
 
 def ring_states(rng, n, radius_low, radius_high):
     """`n` phase-space states `(n, 2)` = [q, p]: a direction from U(-1, 1)^2, normalised, times a
-    radius from U(radius_low, radius_high). The original's recipe for spring and pendulum."""
+    radius from U(radius_low, radius_high). The original's recipe for 1-DOF systems."""
     direction = rng.uniform(-1, 1, size=(n, 2))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     radius = rng.uniform(radius_low, radius_high, size=(n, 1))
@@ -12,7 +12,8 @@ def ring_states(rng, n, radius_low, radius_high):
 
 
 def evaluation_states(rng, n=15):
-    """The notebooks' fresh starts for energy rollouts: each component in ±[0.2, 1.0]; `(n, 2)`."""
+    """The original notebooks' fresh starts for 1-DOF energy rollouts: each component in
+    ±[0.2, 1.0]; `(n, 2)`."""
     x = rng.uniform(-0.8, 0.8, size=(n, 2))
     return x + 0.2 * np.sign(x)
 
@@ -36,7 +37,7 @@ def solve_batch(field, x0, t, rtol=1e-10, atol=1e-12):
 
 
 def trajectory_dataset(rng, solution, dynamics, samples, radius, t, noise_std, train_fraction):
-    """The spring/pendulum recipe: `samples` trajectories from `ring_states` radii `radius`, sampled
+    """The original's 1-DOF recipe: `samples` trajectories from `ring_states` radii `radius`, sampled
     on `t`; targets are `dynamics` at the clean states, then Gaussian noise of `noise_std` goes on
     the inputs only. `solution(x0, t)` gives `(samples, T, 2)`. Returns the in-order split
     (`x, dx, test_x, test_dx`, each `(N, 2)`) and `t`."""

@@ -1,5 +1,7 @@
 """Fixed-step integrators in torch, batched over initial states, and a scipy reference path.
 
+    odeint(f, x0, t, solver=RK4(), substeps=1) -> (batch, len(t), d)
+
 Fields are autonomous: `f` maps states `(batch, d)` to time derivatives `(batch, d)`.
 Trajectories are returned batch first: `(batch, len(t), d)`.
 """
@@ -29,7 +31,7 @@ class RK4:
         return x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
-def integrate(f, x0, t, solver=None, substeps=1):
+def odeint(f, x0, t, solver=None, substeps=1):
     """Integrate `dx/dt = f(x)` from `x0` (batch, d) at `t[0]` and report the state at each `t`.
 
     `t` is a 1-D increasing grid (tensor or array, need not be uniform); each interval is split
@@ -54,7 +56,7 @@ def integrate(f, x0, t, solver=None, substeps=1):
 def solve_ivp_reference(f, x0, t, rtol=1e-9, atol=1e-6, method="RK45"):
     """The original protocol: `scipy.integrate.solve_ivp` one trajectory at a time, batch size 1.
 
-    `f` is a torch field as for `integrate`; it is called on `(1, d)` tensors of x0's dtype.
+    `f` is a torch field as for `odeint`; it is called on `(1, d)` tensors of x0's dtype.
     `atol` keeps scipy's default, as the original did: far tighter, the float32 model's rounding
     makes the adaptive step collapse.
     Returns a numpy array `(batch, len(t), d)`.

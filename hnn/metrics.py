@@ -4,7 +4,7 @@ import math
 import numpy as np
 import torch
 
-from .integrate import integrate, solve_ivp_reference
+from .integrate import odeint, solve_ivp_reference
 
 
 def mean_stderr(dist):
@@ -36,7 +36,6 @@ def summarize(dist, groups=5):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def loss_summary(model, x, dx):
     """Train/test loss of a dynamics model over a whole split: mean and stderr of (dx - f(x))^2."""
     return mean_stderr((model.time_derivative(x) - dx) ** 2)
@@ -52,7 +51,7 @@ def rollout(model, x0, t, substeps=10, solver="rk4", rtol=1e-9):
     param = next(model.parameters())
     x0 = torch.as_tensor(x0, dtype=param.dtype, device=param.device)
     if solver == "rk4":
-        return integrate(model.time_derivative, x0, t, substeps=substeps).cpu().double().numpy()
+        return odeint(model.time_derivative, x0, t, substeps=substeps).cpu().double().numpy()
     if solver == "scipy":
         return solve_ivp_reference(model.time_derivative, x0, t, rtol=rtol)
     raise ValueError(f"unknown solver {solver!r}; expected 'rk4' or 'scipy'")

@@ -38,7 +38,6 @@ class MLP(nn.Module):
         self.linear3 = nn.Linear(hidden_dim, output_dim, bias=False)
         for layer in (self.linear1, self.linear2, self.linear3):
             nn.init.orthogonal_(layer.weight)
-        self.nonlinearity = nonlinearity
         self.activation = get_nonlinearity(nonlinearity)
 
     def forward(self, x):

@@ -1,4 +1,4 @@
-"""Figures shared by the one-degree-of-freedom experiments (spring, pendulum)."""
+"""Figures: headless pyplot, atomic saving, GIFs, the 1-DOF phase-space figure and loss curves."""
 import os
 
 import numpy as np
@@ -7,7 +7,8 @@ import torch
 from .checkpoint import atomic_write
 from .metrics import rollout
 
-COLORS = {"truth": "black", "baseline": "tab:red", "hnn": "tab:blue"}
+# One colour per curve kind, used by every figure: the truth (or data) and each model.
+COLORS = {"truth": "black", "data": "black", "baseline": "tab:red", "hnn": "tab:blue"}
 
 
 def pyplot():
@@ -75,17 +76,6 @@ def phase_space_figure(title, hamiltonian, solution, models, x0, limit, t_end=20
     return fig
 
 
-def save_phase_space(save_dir, figures_dir, task, title, physics, limit, seed=0):
-    """`{figures_dir}/{task}-phase-seed{seed}.png`: `phase_space_figure` of the saved HNN and
-    baseline of one seed, rolled out from the first evaluation start of `physics` (a task's data
-    module with `hamiltonian`, `solution` and `evaluation_trajectories`). Returns [path]."""
-    from .experiment import load_pair
-    models = {kind: model for kind, (model, _) in load_pair(save_dir, task, seed).items()}
-    x0 = physics.evaluation_trajectories()[0][0]
-    fig = phase_space_figure(title, physics.hamiltonian, physics.solution, models, x0, limit=limit)
-    return [save_figure(fig, os.path.join(figures_dir, f"{task}-phase-seed{seed}.png"))]
-
-
 def loss_curves_figure(checkpoints, title):
     """Train (solid) and test (dashed) loss against step for saved runs, log scale.
     `checkpoints` maps a label to a checkpoint dict (its "curves")."""
@@ -99,12 +89,3 @@ def loss_curves_figure(checkpoints, title):
     ax.set(yscale="log", xlabel="step", ylabel="loss", title=title)
     ax.legend()
     return fig
-
-
-def save_loss_curves(save_dir, task, figures_dir, seed=0):
-    """`{figures_dir}/{task}-curves-seed{seed}.png` from the HNN and baseline runs of one seed."""
-    from .checkpoint import load_checkpoint
-    ckpts = {kind: load_checkpoint(os.path.join(save_dir, f"{task}-{kind}-seed{seed}.pt"))
-             for kind in ("baseline", "hnn")}
-    return save_figure(loss_curves_figure(ckpts, f"{task}: loss curves"),
-                       os.path.join(figures_dir, f"{task}-curves-seed{seed}.png"))

@@ -1,56 +1,33 @@
-"""The paper's tables: which experiments make them, and how our numbers sit beside the paper's."""
+"""Result tables: our numbers beside the paper's, for whichever tasks were run.
+
+`results` maps run names (`{task}-{model}-seed{N}`) to the metrics saved by `Task.run`; the
+tasks (`hnn.tasks.Task`) give each row's title, table and paper numbers.
+"""
 import os
 
 import numpy as np
 
-# Task name -> experiment folder, extra train.py flags and table title.
-TASKS = {
-    "spring": {"folder": "experiment-spring", "argv": [], "title": "Ideal mass-spring"},
-    "pend": {"folder": "experiment-pend", "argv": [], "title": "Ideal pendulum"},
-    "lipson": {"folder": "experiment-lipson", "argv": [], "title": "Real pendulum"},
-    "2body": {"folder": "experiment-orbits", "argv": ["--bodies", "2"], "title": "Two body"},
-    "pixels": {"folder": "experiment-pixels", "argv": [], "title": "Pixel pendulum"},
-    "3body": {"folder": "experiment-orbits", "argv": ["--bodies", "3"], "title": "Three body"},
-}
-TABLE_1 = ["spring", "pend", "lipson", "2body", "pixels"]
-TABLE_3BODY = ["3body"]
-COLUMNS = [("train_loss", "baseline"), ("train_loss", "hnn"), ("test_loss", "baseline"),
-           ("test_loss", "hnn"), ("energy_mse", "baseline"), ("energy_mse", "hnn")]
+from .checkpoint import read_json
+from .config import REPO_ROOT
+from .runs import parse_run_name, run_name
+from .tasks import METRICS, TABLES
 
-PROTOCOL_NOTES = [
-    "Spring energy MSE: rollouts over a fixed horizon t in [0, 20]. The original notebook "
-    "stretched the horizon by 1.09x on every call (an in-place mutation), up to t of about 73 for the "
-    "truth and 79 for the models, which inflates its baseline number. The spring runs also record the metric under those "
-    "stretched horizons (`energy_mse_original_horizon`), compared with the paper's below.",
-    "Pendulum energy MSE: measured with the pendulum's own H = 3(1 - cos q) + p^2; the original "
-    "notebook used the spring's q^2 + p^2.",
+COLUMNS = [(metric, model) for metric in METRICS for model in ("baseline", "hnn")]
+GENERAL_NOTES = [
     "Rollouts for every energy MSE use batched fixed-step RK4 (several steps per output "
     "interval) instead of per-trajectory scipy RK45; the tests check both give the same spring "
     "energy MSE within 2%, and finer steps leave the orbit numbers unchanged to 4 digits.",
     "Random streams (numpy Generator) differ from the original's, so the sampled trajectories, "
-    "orbits and frames are not the same ones and single-seed numbers move within their noise. "
-    "Spring and pendulum evaluation starts come from a fixed seed (1000), the same for every "
-    "training seed; spring trajectories use the exact solution instead of solve_ivp.",
-    "Three-body: the potential energy sums every pair once (the original's loop was wrong for "
-    "N > 2); starts are an equilateral triangle at a random angle and distance in [0.9, 1.2] "
-    "with circular-orbit speeds perturbed by 1 + 0.2 U(-1, 1) per component; the energy MSE uses "
-    "t in [0, 5], the data's horizon (over [0, 25] the orbits leave the training distribution).",
-    "Orbits are generated 100 at a time as one solve_ivp system (rtol 1e-9 on the joint error "
-    "norm) instead of one by one.",
-    "Pixel pendulum: gymnasium's Pendulum-v1 replaces gym's Pendulum-v0; the crop is a fixed "
-    "region around the pivot relative to the image size (the original's pixel indices fitted one "
-    "screen), desaturated as red minus green over the rod's value and resized by area averaging. "
-    "The latent rollout takes one frame per step, and the latent-to-(q, p) map is fitted per "
-    "model by least squares (the original fitted it with Adam on the HNN's encoder for both).",
+    "orbits and frames are not the same ones and single-seed numbers move within their noise.",
 ]
 
 
-def cell_stats(results, task, kind, metric, seeds):
+def cell_stats(results, task, model, metric, seeds):
     """(mean, error) of one cell: the run's mean ± stderr for one seed, or the mean ± std of the
-    per-seed means over several seeds. None if a run is missing."""
+    per-seed means over several seeds. None if a run or its metric is missing."""
     values = []
     for seed in seeds:
-        run = results.get(f"{task}-{kind}-seed{seed}")
+        run = results.get(run_name(task, model, seed))
         if run is None or metric not in run:
             return None
         values.append(run[metric])
@@ -65,92 +42,89 @@ def differs(ours, paper):
     return abs(ours[0] - paper[0]) > ours[1] + paper[1]
 
 
-def _fmt(stats):
+def fmt(stats):
     return f"{stats[0]:.2e} ± {stats[1]:.1e}"
 
 
-def render_table(results, paper, tasks, seeds):
-    """A Markdown table: per task and column, ours over the paper's; † marks a miss."""
+def seeds_of(results, task):
+    """The seeds with runs of the task named `task` in `results`, sorted."""
+    return sorted({seed for name, seed in ((parse_run_name(n)[0], parse_run_name(n)[2])
+                                           for n in results) if name == task})
+
+
+def render_table(results, tasks):
+    """A Markdown table: per task and column, ours over the paper's; † marks a miss, – no number.
+
+    Each row uses every seed of its task in `results`; rows over several seeds name them."""
     header = "| Task | " + " | ".join(f"{m.replace('_', ' ')} ({'HNN' if k == 'hnn' else 'baseline'})"
                                        for m, k in COLUMNS) + " |"
     lines = [header, "|" + " --- |" * (len(COLUMNS) + 1)]
     for task in tasks:
+        seeds = seeds_of(results, task.name)
+        title = task.title if len(seeds) == 1 else f"{task.title} (seeds {', '.join(map(str, seeds))})"
         cells = []
-        for metric, kind in COLUMNS:
-            ours = cell_stats(results, task, kind, metric, seeds)
-            ref = paper["tasks"].get(task, {}).get(kind, {}).get(metric)
-            ref = (ref["mean"], ref["stderr"]) if ref else None
-            text = _fmt(ours) if ours else "not run"
+        for metric, model in COLUMNS:
+            ours = cell_stats(results, task.name, model, metric, seeds)
+            ref = (task.paper or {}).get(model, {}).get(metric)
+            text = fmt(ours) if ours else "not run"
             if ours and ref and differs(ours, ref):
                 text += " †"
-            cells.append(text + (f"<br>paper {_fmt(ref)}" if ref else ""))
-        lines.append(f"| {TASKS[task]['title']} | " + " | ".join(cells) + " |")
+            cells.append(f"{text}<br>paper {fmt(ref) if ref else '–'}")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def energy_verdicts(results, tasks, seeds):
+def energy_verdicts(results, tasks):
     """One line per task: is the HNN's energy MSE below the baseline's?"""
     lines = []
     for task in tasks:
-        hnn = cell_stats(results, task, "hnn", "energy_mse", seeds)
-        base = cell_stats(results, task, "baseline", "energy_mse", seeds)
+        seeds = seeds_of(results, task.name)
+        hnn = cell_stats(results, task.name, "hnn", "energy_mse", seeds)
+        base = cell_stats(results, task.name, "baseline", "energy_mse", seeds)
         if hnn and base:
             verdict = "below" if hnn[0] < base[0] else "NOT below"
-            lines.append(f"- {TASKS[task]['title']}: HNN energy MSE {hnn[0]:.2e} is {verdict} the "
+            lines.append(f"- {task.title}: HNN energy MSE {hnn[0]:.2e} is {verdict} the "
                          f"baseline's {base[0]:.2e} ({base[0] / hnn[0]:.0f}x).")
     return lines
 
 
-def original_horizon_lines(results, paper, seeds):
-    """The spring's energy MSE under the original notebook's stretched horizons, beside the
-    paper's printed numbers (which were made that way). Empty if the runs lack the metric."""
-    ours = {kind: cell_stats(results, "spring", kind, "energy_mse_original_horizon", seeds)
-            for kind in ("hnn", "baseline")}
-    if not all(ours.values()):
-        return []
-    ref = {kind: paper["tasks"]["spring"][kind]["energy_mse"] for kind in ("hnn", "baseline")}
-    return [
-        "## Spring under the original's stretched horizons", "",
-        f"- Ours: HNN {_fmt(ours['hnn'])}, baseline {_fmt(ours['baseline'])} "
-        f"({ours['baseline'][0] / ours['hnn'][0]:.0f}x).",
-        f"- Paper: HNN {ref['hnn']['mean']:.2e} ± {ref['hnn']['stderr']:.1e}, baseline "
-        f"{ref['baseline']['mean']:.2e} ± {ref['baseline']['stderr']:.1e} "
-        f"({ref['baseline']['mean'] / ref['hnn']['mean']:.0f}x).", ""]
+def tasks_in(results, tasks):
+    """The tasks (from the {name: task} dict `tasks`) that have runs in `results`, in table order."""
+    present = {parse_run_name(name)[0] for name in results}
+    return [task for name, task in tasks.items() if name in present]
 
 
-def render_tables(results, paper, seeds, quick=False, notes=PROTOCOL_NOTES):
-    """The whole table.md: Table 1, the three-body table, verdicts and protocol notes."""
-    present = {name.split("-")[0] for name in results}
-    table1 = [t for t in TABLE_1 if t in present]
-    three = [t for t in TABLE_3BODY if t in present]
-    spread = "mean ± stderr of one run" if len(seeds) == 1 else \
-        f"mean ± std over seeds {', '.join(map(str, seeds))}"
+def render_tables(results, tasks, quick=False):
+    """The whole table.md of `results` (every run in it): one table per paper table (and
+    extensions), the energy verdicts, each task's extra lines and the protocol notes."""
+    shown = tasks_in(results, tasks)
     out = [f"# Results{' (quick profile: NOT the paper settings)' if quick else ''}", "",
-           f"Each cell: ours ({spread}) over the paper's (mean ± stderr, seed 0). "
-           "† marks a cell whose mean misses the paper's by more than the two error bars added.", ""]
-    if table1:
-        out += ["## Table 1", "", render_table(results, paper, table1, seeds), ""]
-    if three:
-        out += ["## Three-body (paper appendix, Table 2)", "", render_table(results, paper, three, seeds), ""]
-    out += ["## Energy conservation", ""] + energy_verdicts(results, table1 + three, seeds) + [""]
-    out += original_horizon_lines(results, paper, seeds)
+           "Each cell: ours (mean ± stderr of one run; over several seeds, named in the row, "
+           "mean ± std of the runs' means) over the paper's (mean ± stderr, seed 0; – where the "
+           "paper has none). † marks a cell whose mean misses the paper's by more than the two "
+           "error bars added.", ""]
+    for table in TABLES:
+        rows = [task for task in shown if task.table == table]
+        if rows:
+            out += [f"## {table}", "", render_table(results, rows), ""]
+    out += ["## Energy conservation", ""] + energy_verdicts(results, shown) + [""]
+    for task in shown:
+        out += task.report_lines(results, seeds_of(results, task.name))
+    notes = GENERAL_NOTES + [note for task in shown for note in task.notes]
     out += ["## Where our protocol differs from the original", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(out)
 
 
 def results_dir():
     """Where reproduce.py wrote its results: `$HNN_RESULTS_DIR`, or `<repo>/results`."""
-    from .experiment import REPO_ROOT
     return os.environ.get("HNN_RESULTS_DIR", os.path.join(REPO_ROOT, "results"))
 
 
 def task_table(results_path, tasks):
-    """The table rows of `tasks` from a results folder (results.json), beside the paper's."""
-    from .checkpoint import read_json
-    from .experiment import REPO_ROOT
+    """The table rows of `tasks` (Task objects) from a results folder's results.json."""
     results = read_json(os.path.join(results_path, "results.json"))
-    paper = read_json(os.path.join(REPO_ROOT, "results", "paper.json"))
-    seeds = sorted({int(name.rsplit("seed", 1)[1]) for name in results if name.split("-")[0] in tasks})
-    if not seeds:
-        raise ValueError(f"{results_path}/results.json has no runs of {tasks}; run reproduce.py first")
-    return render_table(results, paper, tasks, seeds)
+    missing = [task.name for task in tasks if not seeds_of(results, task.name)]
+    if missing:
+        raise ValueError(f"{results_path}/results.json has no runs of {missing}; "
+                         "run reproduce.py first")
+    return render_table(results, tasks)

@@ -1,18 +1,11 @@
 """The one training loop every experiment uses: Adam with weight decay, full batch or minibatch."""
 import math
 
-import numpy as np
 import torch
 from torch.nn.functional import mse_loss
 from tqdm.auto import tqdm
 
 from .optim import Adam
-
-
-def seed_everything(seed):
-    """Seed torch and numpy's global generators (data generators take their own seed)."""
-    torch.manual_seed(seed)
-    np.random.seed(seed)
 
 
 def derivative_loss(model, batch):

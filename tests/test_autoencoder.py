@@ -1,13 +1,19 @@
 """The MLP autoencoder, the pixel model's loss and its latent evaluation helpers."""
+import os
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from hnn.autoencoder import (MLPAutoencoder, PixelModel, build_pixel_model, fit_latent_map,
-                             latent_energy_mse, pixel_loss, pixel_loss_summary, pixel_losses,
-                             pixel_rollout)
+from hnn.autoencoder import MLPAutoencoder, PixelModel, build_pixel_model, pixel_rollout
+from hnn.config import REPO_ROOT
+from hnn.experiments import load_folder
 from hnn.models import HNN
+
+losses = load_folder(os.path.join(REPO_ROOT, "experiment-pixels")).losses
+fit_latent_map, latent_energy_mse = losses.fit_latent_map, losses.latent_energy_mse
+pixel_loss, pixel_loss_summary, pixel_losses = losses.pixel_loss, losses.pixel_loss_summary, losses.pixel_losses
 
 
 def test_autoencoder_shapes_and_layers():

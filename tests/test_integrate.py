@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from hnn import RK4, Euler, integrate
-from hnn.experiment import import_experiment
+from hnn import RK4, Euler, odeint
+from hnn.experiments import find_tasks
 
-spring = import_experiment("experiment-spring", "data")
+spring = find_tasks()["spring"]
 
 
 def spring_field(x):
@@ -18,7 +18,7 @@ X0 = np.array([[0.3, -0.8], [1.0, 0.0], [-0.2, 0.5]])
 
 def final_error(solver, steps, t_end=2.0):
     t = np.linspace(0, t_end, 2)
-    out = integrate(spring_field, torch.tensor(X0), t, solver=solver, substeps=steps)
+    out = odeint(spring_field, torch.tensor(X0), t, solver=solver, substeps=steps)
     return np.abs(out[:, -1].numpy() - spring.solution(X0, t)[:, -1]).max()
 
 
@@ -39,7 +39,7 @@ def test_rk4_energy_error_on_spring_within_derived_bound():
     n = int(round(t_end / h))
     z = 2 * h
     t = np.linspace(0, t_end, n + 1)
-    x = integrate(spring_field, torch.tensor(X0), t).numpy()
+    x = odeint(spring_field, torch.tensor(X0), t).numpy()
     H = spring.hamiltonian(x)
     rel_drift = np.abs(H / H[:, :1] - 1).max()
     bound = n * z ** 6 / 72
@@ -50,8 +50,8 @@ def test_rk4_energy_error_on_spring_within_derived_bound():
 
 def test_integrate_shapes_and_nonuniform_grid():
     t = np.array([0.0, 0.1, 0.35, 1.0])
-    out = integrate(spring_field, torch.tensor(X0), t, substeps=50)
+    out = odeint(spring_field, torch.tensor(X0), t, substeps=50)
     assert out.shape == (3, 4, 2)
     np.testing.assert_allclose(out.numpy(), spring.solution(X0, t), atol=1e-9)
     with pytest.raises(ValueError, match=r"shape \(batch, d\)"):
-        integrate(spring_field, torch.zeros(2), t)
+        odeint(spring_field, torch.zeros(2), t)

@@ -10,9 +10,11 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from hnn.experiment import REPO_ROOT, import_experiment, load_run
+from hnn.config import REPO_ROOT
+from hnn.experiments import find_tasks, load_folder
 
-lipson = import_experiment("experiment-lipson", "data")
+lipson = load_folder(os.path.join(REPO_ROOT, "experiment-lipson")).data
+TASK = find_tasks()["lipson"]
 
 
 def test_file_sizes_and_columns():
@@ -27,10 +29,10 @@ def test_file_sizes_and_columns():
 
 
 def test_split_is_445_train_and_the_last_110_as_test():
-    train, test = lipson.split_indices(555)
+    train, test = lipson.split_indices(555, 0.8)
     np.testing.assert_array_equal(test, np.arange(444, 554))
     np.testing.assert_array_equal(train, np.r_[np.arange(444), 554])
-    data = lipson.get_dataset()
+    data = lipson.get_dataset(0.8)
     assert data["x"].shape == data["dx"].shape == (445, 2)
     assert data["test_x"].shape == data["test_dx"].shape == (110, 2)
     t, x = lipson.load_table()
@@ -44,7 +46,7 @@ def test_split_is_445_train_and_the_last_110_as_test():
 
 def test_forward_difference_uses_the_real_time_step_at_a_gap():
     t, x = lipson.load_table()
-    data = lipson.get_dataset()
+    data = lipson.get_dataset(0.8)
     gap = int(np.flatnonzero(np.diff(t) > 0.2)[0])          # first dropped frame (train split)
     assert t[gap + 1] - t[gap] == pytest.approx(1 / 3)
     expected = (x[gap + 1] - x[gap]) * 3
@@ -69,7 +71,7 @@ def test_altered_or_missing_file_names_path_and_checksum(tmp_path):
     raw[200] = ord("7") if raw[200] != ord("7") else ord("8")
     copy.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=f"{re.escape(str(copy))}.*expected {lipson.SHA256}"):
-        lipson.get_dataset(str(copy))
+        lipson.get_dataset(0.8, str(copy))
     with pytest.raises(FileNotFoundError, match=f"{re.escape(str(tmp_path / 'gone.txt'))}.*{lipson.SHA256}"):
         lipson.load_table(str(tmp_path / "gone.txt"))
 
@@ -79,20 +81,20 @@ def test_energy_function():
     assert lipson.hamiltonian(np.array([[math.pi / 2, 1.0]]))[0] == pytest.approx(3.4)
 
 
+@pytest.mark.slow
 def test_train_smoke_run_and_figure(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}     # tiny models: contending threads only slow them
     for extra in ([], ["--baseline"]):
         subprocess.run([sys.executable, "experiment-lipson/train.py", "--quick", "--quiet",
                         "--save-dir", str(tmp_path), *extra], cwd=REPO_ROOT, env=env, check=True)
-    model, ckpt = load_run(tmp_path / "lipson-hnn-seed0.pt")
+    model, ckpt = TASK.load(tmp_path, "hnn")
     assert ckpt["config"]["weight_decay"] == 1e-5 and ckpt["config"]["batch_size"] == 0
     assert len(ckpt["curves"]["train_loss"]) == 21
     for key in ("train_loss", "test_loss", "energy_mse"):
         assert math.isfinite(ckpt["metrics"][key]["mean"]) and ckpt["metrics"][key]["mean"] > 0
-    analysis = import_experiment("experiment-lipson", "analysis")
-    (path,) = analysis.make_figures(tmp_path, tmp_path / "figures")
+    (path,) = TASK.figures(tmp_path, tmp_path / "figures")
     assert path.endswith("lipson-rollouts-seed0.png")
     image = iio.imread(path)
     assert image.shape[0] > 300 and image.shape[1] > 1000 and image.std() > 0
     with pytest.raises(FileNotFoundError, match=r"lipson-(hnn|baseline)-seed1\.pt"):
-        analysis.make_figures(tmp_path, tmp_path / "figures", seed=1)
+        TASK.figures(tmp_path, tmp_path / "figures", seed=1)

@@ -1,7 +1,6 @@
 """The N-body generator (two- and three-body tasks), its cache, train.py and the figures."""
 import math
 import os
-import shutil
 import subprocess
 import sys
 
@@ -11,9 +10,11 @@ import pytest
 import torch
 
 from hnn import HNN
-from hnn.experiment import REPO_ROOT, import_experiment, load_run
+from hnn.config import REPO_ROOT
+from hnn.experiments import find_tasks, load_folder
 
-orbits = import_experiment("experiment-orbits", "data")
+orbits = load_folder(os.path.join(REPO_ROOT, "experiment-orbits")).data
+TASKS = find_tasks()
 
 
 @pytest.fixture(autouse=True)
@@ -95,16 +96,16 @@ def test_dataset_shapes_split_and_targets():
     np.testing.assert_array_equal(data["test_dx"], orbits.dynamics(data["test_x"]))
     assert len(data["t"]) == 50 and data["t"][-1] == 20.0
     # the test split is the first trajectories; evaluation seed 0 starts where trajectory 0 does
-    x0, t, truth = orbits.evaluation_orbits(2, n=2, points=20)
+    x0, t, truth = orbits.evaluation_orbits(2, 20, (0.0, 25.0), n=2)
     np.testing.assert_array_equal(data["test_x"][0], x0[0])
     np.testing.assert_array_equal(truth[:, 0], x0)
     assert not np.array_equal(x0[0], x0[1])
-    three = orbits.make_dataset(3, seed=0, trials=5)
+    three = orbits.make_dataset(3, 0, 5)
     assert three["x"].shape == (80, 12) and three["test_x"].shape == (20, 12)
     with pytest.raises(ValueError, match="bodies must be one of"):
-        orbits.get_dataset(4)
+        orbits.get_dataset(4, 0, 10)
     with pytest.raises(ValueError, match="unknown orbit settings"):
-        orbits.make_dataset(2, trails=3)
+        orbits.make_dataset(2, 0, 3, trails=3)
 
 
 def test_cache_is_reused_keyed_and_repaired(cache_dir, monkeypatch):
@@ -134,30 +135,32 @@ def quick_runs(tmp_path_factory):
     save_dir = tmp_path_factory.mktemp("runs")
     # one torch thread: these tiny models run several times slower when threads contend for cores
     env = {**os.environ, "HNN_CACHE_DIR": str(save_dir / "cache"), "OMP_NUM_THREADS": "1"}
-    for bodies in ("2", "3"):
+    for task in ("2body", "3body"):
         for extra in ([], ["--baseline"]):
             subprocess.run([sys.executable, "experiment-orbits/train.py", "--quick", "--quiet",
-                            "--bodies", bodies, "--save-dir", str(save_dir), *extra],
+                            "--task", task, "--save-dir", str(save_dir), *extra],
                            cwd=REPO_ROOT, env=env, check=True)
     return save_dir
 
 
+@pytest.mark.slow
 def test_train_smoke_runs_save_loadable_checkpoints(quick_runs):
     for task, dim in (("2body", 8), ("3body", 12)):
-        model, ckpt = load_run(quick_runs / f"{task}-hnn-seed0.pt")
-        assert ckpt["config"]["task"] == task and ckpt["config"]["input_dim"] == dim
-        assert ckpt["config"]["bodies"] == int(task[0])
+        model, ckpt = TASKS[task].load(quick_runs, "hnn")
+        assert ckpt["config"]["task"] == task and ckpt["config"]["trials"] == 20
+        assert model.net.linear1.in_features == dim
         assert len(ckpt["curves"]["train_loss"]) == 21
         for key in ("train_loss", "test_loss", "energy_mse"):
             assert math.isfinite(ckpt["metrics"][key]["mean"]) and ckpt["metrics"][key]["mean"] > 0
         assert model.hamiltonian(torch.zeros(3, dim) + 0.5).shape == (3,)
-    _, baseline = load_run(quick_runs / "3body-baseline-seed0.pt")
-    assert baseline["config"]["batch_size"] == 600 and baseline["config"]["baseline"] is True
+    _, baseline = TASKS["3body"].load(quick_runs, "baseline")
+    assert baseline["config"]["batch_size"] == 600 and baseline["config"]["model"] == "baseline"
 
 
+@pytest.mark.slow
 def test_figures_for_both_tasks(quick_runs, tmp_path):
-    analysis = import_experiment("experiment-orbits", "analysis")
-    written = analysis.make_figures(quick_runs, tmp_path / "figures")
+    written = [path for task in ("2body", "3body")
+               for path in TASKS[task].figures(quick_runs, tmp_path / "figures")]
     names = sorted(os.path.basename(p) for p in written)
     assert names == ["2body-orbits-seed0.gif", "2body-orbits-seed0.png",
                      "3body-orbits-seed0.gif", "3body-orbits-seed0.png"]
@@ -166,17 +169,3 @@ def test_figures_for_both_tasks(quick_runs, tmp_path):
     gif = iio.imread(tmp_path / "figures" / "3body-orbits-seed0.gif", index=None)
     assert gif.shape[0] == 50                  # one frame per point of the quick 50-point orbit
     assert gif[0].std() > 0 and not np.array_equal(gif[0], gif[-1])
-
-
-def test_figures_skip_a_task_without_both_runs(quick_runs, tmp_path):
-    analysis = import_experiment("experiment-orbits", "analysis")
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    assert analysis.make_figures(runs, tmp_path / "figures") == []
-    shutil.copyfile(quick_runs / "3body-hnn-seed0.pt", runs / "3body-hnn-seed0.pt")
-    assert analysis.make_figures(runs, tmp_path / "figures") == []
-    for kind in ("hnn", "baseline"):
-        shutil.copyfile(quick_runs / f"2body-{kind}-seed0.pt", runs / f"2body-{kind}-seed0.pt")
-    written = analysis.make_figures(runs, tmp_path / "figures")
-    names = sorted(os.path.basename(p) for p in written)
-    assert names == ["2body-orbits-seed0.gif", "2body-orbits-seed0.png"]

@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from hnn.experiment import REPO_ROOT, import_experiment, load_run
+from hnn.config import REPO_ROOT
+from hnn.experiments import find_tasks, load_folder
 from hnn.models import HNN
 
-data = import_experiment("experiment-pixels", "data")
+pixels = load_folder(os.path.join(REPO_ROOT, "experiment-pixels"))
+data, analysis = pixels.data, pixels.analysis
+TASK = find_tasks()["pixels"]
 
 
 def render_at(size, angle):
@@ -132,13 +135,13 @@ def quick_runs(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_train_smoke_run_writes_loadable_checkpoints(quick_runs):
-    train = import_experiment("experiment-pixels", "train")
     for kind in ("hnn", "baseline"):
-        model, ckpt = load_run(quick_runs / "runs" / f"pixels-{kind}-seed0.pt", build=train.build)
+        model, ckpt = TASK.load(quick_runs / "runs", kind)
         assert model.is_hnn == (kind == "hnn")
-        assert ckpt["config"]["total_steps"] == train.QUICK["total_steps"]
-        assert len(ckpt["curves"]["train_loss"]) == train.QUICK["total_steps"] + 1
+        assert ckpt["config"]["total_steps"] == TASK.quick["total_steps"]
+        assert len(ckpt["curves"]["train_loss"]) == TASK.quick["total_steps"] + 1
         with open(quick_runs / "runs" / f"pixels-{kind}-seed0.json") as f:
             metrics = json.load(f)
         for key in ("train_loss", "test_loss", "energy_mse"):
@@ -146,10 +149,10 @@ def test_train_smoke_run_writes_loadable_checkpoints(quick_runs):
         assert 0 < metrics["train_loss"]["mean"] < 1
 
 
+@pytest.mark.slow
 def test_make_figures_writes_labelled_gifs_and_phase_plot(quick_runs, monkeypatch):
     monkeypatch.setenv("HNN_CACHE_DIR", str(quick_runs / "cache"))
-    analysis = import_experiment("experiment-pixels", "analysis")
-    paths = analysis.make_figures(quick_runs / "runs", quick_runs / "figures")
+    paths = TASK.figures(quick_runs / "runs", quick_runs / "figures")
     names = sorted(os.path.basename(p) for p in paths)
     assert names == ["pixels-add-energy-seed0.gif", "pixels-compare-seed0.gif", "pixels-latent-seed0.png"]
     compare = iio.imread(quick_runs / "figures" / "pixels-compare-seed0.gif")
@@ -190,7 +193,6 @@ class CircleModel(torch.nn.Module):
 
 
 def test_add_energy_rollout_pushes_outward_halfway_and_keeps_the_energy():
-    analysis = import_experiment("experiment-pixels", "analysis")
     t = np.arange(40) * (2 * math.pi / 20)    # the first half is one period of the circle
     latents, decoded, energy = analysis.add_energy_rollout(CircleModel(), np.array([[2.0, 0.0, 0.0]]), t)
     assert latents.shape == (40, 2) and decoded.shape == (40, 3)

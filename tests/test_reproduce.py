@@ -1,7 +1,9 @@
-"""The one-command reproduction (quick profile) and the analysis notebooks run against it."""
+"""The one-command reproduction (quick profile), the analysis notebooks run against it, the
+tables, and a new system added as one folder."""
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -9,32 +11,53 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from hnn.report import TABLE_1, TABLE_3BODY, TASKS, differs, render_tables
+from hnn.experiments import find_tasks
+from hnn.report import differs, render_tables
+from hnn.tasks import TABLE_1, Task, TrainConfig
+
+TASKS = find_tasks()
+
+
+def reproduce(repo, *args, env=None):
+    cmd = [sys.executable, "reproduce.py", "--quick", *args]
+    return subprocess.run(cmd, cwd=repo, check=True, capture_output=True, text=True, timeout=900,
+                          env=env).stdout
 
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory, repo):
     out = tmp_path_factory.mktemp("results")
-    cmd = [sys.executable, "reproduce.py", "--quick", "--out", str(out)]
-    first = subprocess.run(cmd, cwd=repo, check=True, capture_output=True, text=True, timeout=900)
-    second = subprocess.run(cmd, cwd=repo, check=True, capture_output=True, text=True, timeout=300)
-    return out, first.stdout, second.stdout
+    first = reproduce(repo, "--out", str(out))
+    second = reproduce(repo, "--out", str(out))
+    return out, first, second
 
 
+@pytest.mark.slow
 def test_every_run_and_table_cell(quick_results):
     out, first, second = quick_results
     results = json.loads((out / "results.json").read_text())
     assert sorted(results) == sorted(f"{t}-{k}-seed0" for t in TASKS for k in ("baseline", "hnn"))
     table = (out / "table.md").read_text()
-    for task in TABLE_1 + TABLE_3BODY:
-        row = next(line for line in table.splitlines() if line.startswith(f"| {TASKS[task]['title']} |"))
-        assert row.count("<br>paper ") == 6 and "not run" not in row
+    for task in TASKS.values():
+        row = next(line for line in table.splitlines() if line.startswith(f"| {task.title} |"))
+        assert row.count("<br>paper ") == 6 and "not run" not in row and "paper –" not in row
     assert "quick profile" in table and "fixed horizon" in table
     assert f"trained {len(TASKS)} task(s)" in first
     assert "trained 0 task(s)" in second            # the second run did no work
     assert len(glob.glob(str(out / "figures" / "*.png"))) >= len(TASKS)
 
 
+@pytest.mark.slow
+def test_a_subset_run_merges_into_the_summary(quick_results, repo, tmp_path):
+    out = quick_results[0]
+    before = json.loads((out / "results.json").read_text())
+    log = reproduce(repo, "--out", str(out), "--tasks", "spring", "--seeds", "0", "0")
+    assert "trained 0 task(s)" in log
+    assert json.loads((out / "results.json").read_text()) == before     # nothing dropped
+    assert "Three body" in (out / "table.md").read_text()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", sorted(glob.glob(os.path.join(
     os.path.dirname(__file__), "..", "notebooks", "*.ipynb"))), ids=os.path.basename)
 def test_notebook_runs(notebook, quick_results, monkeypatch):
@@ -48,15 +71,64 @@ def test_notebook_runs(notebook, quick_results, monkeypatch):
     assert len(images) >= 2
 
 
-def test_table_marks_misses_and_uses_seed_spread():
-    paper = {"tasks": {"spring": {kind: {m: {"mean": 1.0, "stderr": 0.1}
-                                         for m in ("train_loss", "test_loss", "energy_mse")}
-                                  for kind in ("hnn", "baseline")}}}
-    runs = {f"spring-{kind}-seed{s}": {m: {"mean": 1.0 + 0.5 * s, "stderr": 0.01}
-                                       for m in ("train_loss", "test_loss", "energy_mse")}
-            for kind in ("hnn", "baseline") for s in (0, 1)}
-    one = render_tables(runs, paper, [0])
-    assert "1.00e+00 ± 1.0e-02<br>" in one and "†" not in one.split("## Table 1")[1].split("##")[0]
-    two = render_tables(runs, paper, [0, 1])
+class StubTask(Task):
+    def __init__(self, name, paper):
+        super().__init__(name, name.title(), TrainConfig(), table=TABLE_1, paper=paper)
+
+
+def test_table_marks_misses_uses_seed_spread_and_dashes_missing_paper_numbers():
+    metrics = ("train_loss", "test_loss", "energy_mse")
+    paper = {kind: {m: (1.0, 0.1) for m in metrics} for kind in ("hnn", "baseline")}
+    tasks = {"spring": StubTask("spring", paper), "mine": StubTask("mine", None)}
+    runs = {f"{task}-{kind}-seed{s}": {m: {"mean": 1.0 + 0.5 * s, "stderr": 0.01} for m in metrics}
+            for task in tasks for kind in ("hnn", "baseline") for s in (0, 1)}
+    one = render_tables({k: v for k, v in runs.items() if k.endswith("seed0")}, tasks)
+    assert "1.00e+00 ± 1.0e-02<br>paper 1.00e+00 ± 1.0e-01" in one
+    assert "†" not in one.split("## Table 1")[1]
+    mine = next(line for line in one.splitlines() if line.startswith("| Mine |"))
+    assert mine.count("<br>paper –") == 6
+    two = render_tables(runs, tasks)
+    assert "| Spring (seeds 0, 1) |" in two
     assert "1.25e+00 ± 3.5e-01<br>" in two                   # mean ± std over the two seeds
     assert differs((1.5, 0.01), (1.0, 0.1)) and not differs((1.05, 0.01), (1.0, 0.1))
+
+
+def readme_folder(repo):
+    """The files of the README's "Add your own system" example: {relative path: text}."""
+    with open(os.path.join(repo, "README.md")) as f:
+        section = f.read().split("## Add your own system", 1)[1].split("\n## ", 1)[0]
+    files = dict(re.findall(r"`(experiment-[\w-]+/[\w.]+)`:\s*```python\n(.*?)```", section, re.S))
+    assert files, "the README's example lists no files"
+    return files
+
+
+@pytest.mark.slow
+def test_a_new_system_is_one_folder(repo, tmp_path):
+    """The README's example folder, written to a temporary experiments path, is found by
+    reproduce.py, trained through the quick profile and put in table.md; the checkout is
+    left untouched."""
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
+                            text=True).stdout
+    files = readme_folder(repo)
+    for path, text in files.items():
+        (tmp_path / "extra" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "extra" / path).write_text(text)
+    (folder,) = {path.split("/")[0] for path in files}
+    name = re.search(r'OneDofTask\(\s*"(\w+)"', files[f"{folder}/__init__.py"])[1]
+    env = {**os.environ, "HNN_EXPERIMENTS": str(tmp_path / "extra")}
+    log = reproduce(repo, "--tasks", name, "--out", str(tmp_path / "out"), env=env)
+    assert "trained 1 task(s)" in log
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert sorted(results) == [f"{name}-baseline-seed0", f"{name}-hnn-seed0"]
+    table = (tmp_path / "out" / "table.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| Duffing oscillator |"))
+    assert row.count("<br>paper –") == 6 and "not run" not in row and "†" not in row
+    assert "## Extensions" in table
+    assert os.path.exists(tmp_path / "out" / "figures" / f"{name}-phase-seed0.png")
+    # its own train.py trains one model too
+    subprocess.run([sys.executable, str(tmp_path / "extra" / folder / "train.py"), "--quick",
+                    "--quiet", "--seed", "1", "--save-dir", str(tmp_path / "runs")],
+                   cwd=tmp_path, env=env, check=True, timeout=300)
+    assert os.path.exists(tmp_path / "runs" / f"{name}-hnn-seed1.pt")
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
+                          text=True).stdout == status

@@ -8,28 +8,25 @@ import pytest
 import torch
 
 from hnn import derivative_loss, energy_mse, fit, load_checkpoint, load_state, save_checkpoint
-from hnn.experiment import import_experiment, load_run, parse_args, train_dynamics
+from hnn.experiments import find_tasks
 from hnn.models import build_model
 from hnn.optim import Adam
 from hnn.training import _sample
 
-spring = import_experiment("experiment-spring", "data")
-spring_train = import_experiment("experiment-spring", "train")
+spring = find_tasks()["spring"]
 
 
 @pytest.fixture(scope="module")
-def short_runs():
-    """HNN and baseline trained 400 full-batch steps on the spring data."""
-    dataset = spring.get_dataset(seed=0)
-    x0, t, truth = spring.evaluation_trajectories()
+def short_runs(tmp_path_factory):
+    """HNN and baseline trained 400 full-batch steps on the spring data by `task.run`."""
+    save_dir = str(tmp_path_factory.mktemp("runs"))
     runs = {}
     for kind in ("hnn", "baseline"):
-        argv = ["--quiet", "--total-steps", "400"] + (["--baseline"] if kind == "baseline" else [])
-        config = parse_args("spring", spring_train.DEFAULTS, argv)
-        model, curves, metrics = train_dynamics(config, dataset)
-        metrics["energy_mse"] = energy_mse(model, spring.hamiltonian, x0, t, truth,
-                                           substeps=spring_train.DEFAULTS["eval_substeps"])
-        runs[kind] = (model, curves, metrics)
+        config = spring.config(model=kind, total_steps=400, quiet=True, save_dir=save_dir)
+        metrics = spring.run(config)
+        model, ckpt = spring.load(save_dir, kind)
+        assert {k: v for k, v in ckpt["metrics"].items() if k != "wall_time_s"} == metrics
+        runs[kind] = (model, ckpt["curves"], metrics)
     return runs
 
 
@@ -46,7 +43,7 @@ def test_hnn_beats_baseline_on_energy(short_runs):
 def test_batched_rk4_and_scipy_rk45_agree_on_energy_mse(short_runs):
     model = short_runs["hnn"][0]
     x0, t, truth = spring.evaluation_trajectories()
-    substeps = spring_train.DEFAULTS["eval_substeps"]
+    substeps = spring.defaults.eval_substeps
     rk4 = energy_mse(model, spring.hamiltonian, x0, t, truth, solver="rk4", substeps=substeps)
     scipy = energy_mse(model, spring.hamiltonian, x0, t, truth, solver="scipy")
     assert rk4["mean"] == pytest.approx(scipy["mean"], rel=0.02)
@@ -60,6 +57,7 @@ def test_nan_loss_is_reported():
             data, data, total_steps=5, quiet=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["experiment-spring", "experiment-pend"])
 def test_train_script_smoke_and_determinism(task, tmp_path, repo):
     outputs = []
@@ -71,7 +69,7 @@ def test_train_script_smoke_and_determinism(task, tmp_path, repo):
     assert outputs[0] == {**outputs[1], "wall_time_s": outputs[0]["wall_time_s"]}
     for key in ("train_loss", "test_loss", "energy_mse"):
         assert set(outputs[0][key]) == {"mean", "stderr"} and np.isfinite(outputs[0][key]["mean"])
-    model, ckpt = load_run(next((tmp_path / "a").glob("*.pt")))
+    model, ckpt = find_tasks()[outputs[0]["config"]["task"]].load(tmp_path / "a", "hnn")
     assert ckpt["config"]["total_steps"] == 20 and len(ckpt["curves"]["train_loss"]) == 21
     assert model.time_derivative(torch.zeros(1, 2)).shape == (1, 2)
 

@@ -1,0 +1,84 @@
+"""The pixel-pendulum task: an autoencoder with a latent HNN (or baseline) learns the pendulum
+from pairs of 28x28 frames.
+
+Losses: the per-example total pixel loss, ae + cc + 0.1 * latent, mean ± standard error over a
+whole split. Energy MSE: along one rollout of the fresh test trajectory, mapped to (q, p) by an
+affine map fitted per model (mean ± bootstrap error over 5 blocks of time).
+"""
+import dataclasses
+
+import numpy as np
+
+from hnn import TABLE_1, Task, TrainConfig, arg, build_pixel_model
+
+from . import data
+from .losses import latent_energy_mse, pixel_loss, pixel_loss_summary
+
+
+@dataclasses.dataclass
+class PixelConfig(TrainConfig):
+    """`TrainConfig` plus the autoencoder and the rendering settings."""
+
+    latent_dim: int = arg(2, "latent state size [q..., p...] of the autoencoder")
+    ae_nonlinearity: str = arg("relu", "activation of the autoencoder")
+    trials: int = arg(200, "rendered trials; the first 20% are the test set")
+    timesteps: int = arg(103, "frames per trial (3 go to the pair offsets)")
+    render_size: int = arg(data.RENDER_SIZE, "gymnasium's render resolution in pixels, before the crop")
+
+
+# The authors' settings (paper-settings.md, Task 5).
+DEFAULTS = PixelConfig(weight_decay=1e-5, total_steps=10000, batch_size=200, eval_substeps=10)
+QUICK = dict(total_steps=20, trials=5, timesteps=8, render_size=100)
+# The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
+PAPER = {
+    "baseline": {"train_loss": (0.00017731, 2.4202e-06), "test_loss": (0.00017306, 3.2413e-06), "energy_mse": (0.0092748, 0.00114)},
+    "hnn": {"train_loss": (0.00018683, 2.4238e-06), "test_loss": (0.00018451, 3.3422e-06), "energy_mse": (0.00015315, 8.42e-06)},
+}
+NOTES = [
+    "Pixel pendulum: gymnasium's Pendulum-v1 replaces gym's Pendulum-v0; the crop is a fixed "
+    "region around the pivot relative to the image size (the original's pixel indices fitted one "
+    "screen), desaturated as red minus green over the rod's value and resized by area averaging. "
+    "The latent rollout takes one frame per step, and the latent-to-(q, p) map is fitted per "
+    "model by least squares (the original fitted it with Adam on the HNN's encoder for both).",
+]
+
+
+def evaluation_grid(steps):
+    """Rollout times of `steps` observations one frame apart, in frames (the latent model's
+    time unit: it is trained with an Euler step of one frame)."""
+    return np.arange(steps, dtype=np.float64)
+
+
+class PixelTask(Task):
+    def dataset(self, config):
+        return data.get_dataset(config.seed, config.trials, config.timesteps, config.render_size,
+                                quiet=config.quiet)
+
+    def build(self, config):
+        return build_pixel_model(data.PAIR_DIM, config.hidden_dim, config.latent_dim,
+                                 config.model == "baseline", config.ae_nonlinearity,
+                                 config.nonlinearity)
+
+    def splits(self, dataset):
+        return ({"x": dataset["x"], "next_x": dataset["next_x"]},
+                {"x": dataset["test_x"], "next_x": dataset["test_next_x"]})
+
+    def loss(self, model, batch):
+        return pixel_loss(model, batch)
+
+    def loss_summary(self, model, split):
+        return pixel_loss_summary(model, split["x"], split["next_x"])
+
+    def evaluate(self, model, dataset, config):
+        eval_x, eval_coords = data.evaluation_trajectory(config.render_size)
+        return {"energy_mse": latent_energy_mse(
+            model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x[:1],
+            evaluation_grid(len(eval_x)), eval_coords, substeps=config.eval_substeps)}
+
+    def figures(self, runs_dir, figures_dir, seed=0):
+        from . import analysis
+        return analysis.make_figures(self, runs_dir, figures_dir, seed)
+
+
+TASKS = [PixelTask("pixels", "Pixel pendulum", DEFAULTS, table=TABLE_1, order=5, quick=QUICK,
+                   paper=PAPER, notes=NOTES)]

@@ -1,0 +1,55 @@
+"""The ideal mass-spring task: the authors' settings, the paper's numbers, one extra metric."""
+from hnn import TABLE_1, OneDofConfig, OneDofTask
+from hnn.report import cell_stats, fmt
+
+from . import data
+
+# The authors' settings (paper-settings.md, Task 1); RK4 step 0.1 is within 0.2% of scipy RK45.
+DEFAULTS = OneDofConfig(samples=50, noise_std=0.1, weight_decay=1e-4, total_steps=2000,
+                        batch_size=0, eval_substeps=2)
+QUICK = dict(total_steps=20, samples=10, eval_substeps=1)
+# The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
+PAPER = {
+    "baseline": {"train_loss": (0.037134, 0.0019143), "test_loss": (0.036656, 0.0018652), "energy_mse": (0.17077, 0.0206)},
+    "hnn": {"train_loss": (0.036933, 0.0019128), "test_loss": (0.035928, 0.0018328), "energy_mse": (0.00038416, 6.53e-05)},
+}
+NOTES = [
+    "Spring energy MSE: rollouts over a fixed horizon t in [0, 20]. The original notebook "
+    "stretched the horizon by 1.09x on every call (an in-place mutation), up to t of about 73 for "
+    "the truth and 79 for the models, which inflates its baseline number. The spring runs also "
+    "record the metric under those stretched horizons (`energy_mse_original_horizon`), compared "
+    "with the paper's below.",
+    "Spring and pendulum evaluation starts come from a fixed seed (1000), the same for every "
+    "training seed; spring trajectories use the exact solution instead of solve_ivp.",
+]
+
+
+class SpringTask(OneDofTask):
+    """`OneDofTask` that also records the energy MSE under the original's stretched horizons."""
+
+    def evaluate(self, model, dataset, config):
+        metrics = super().evaluate(model, dataset, config)
+        metrics["energy_mse_original_horizon"] = data.original_horizon_energy_mse(
+            model, self.eval_trajectories, self.eval_seed, len(self.eval_t))
+        return metrics
+
+    def report_lines(self, results, seeds):
+        """Our `energy_mse_original_horizon` beside the paper's numbers, made that way."""
+        ours = {model: cell_stats(results, self.name, model, "energy_mse_original_horizon", seeds)
+                for model in ("hnn", "baseline")}
+        if not all(ours.values()):
+            return []
+        ref = {model: self.paper[model]["energy_mse"] for model in ("hnn", "baseline")}
+        return [
+            "## Spring under the original's stretched horizons", "",
+            f"- Ours: HNN {fmt(ours['hnn'])}, baseline {fmt(ours['baseline'])} "
+            f"({ours['baseline'][0] / ours['hnn'][0]:.0f}x).",
+            f"- Paper: HNN {fmt(ref['hnn'])}, baseline {fmt(ref['baseline'])} "
+            f"({ref['baseline'][0] / ref['hnn'][0]:.0f}x).", ""]
+
+
+TASKS = [SpringTask(
+    "spring", "Ideal mass-spring", DEFAULTS, table=TABLE_1, order=1, quick=QUICK, paper=PAPER,
+    notes=NOTES, hamiltonian=data.hamiltonian, dynamics=data.dynamics, solution=data.solution,
+    t_span=data.T_SPAN, points_per_unit=data.POINTS_PER_UNIT, radius=data.RADIUS,
+    train_fraction=data.TRAIN_FRACTION, plot_limit=1.2)]

@@ -1,0 +1,143 @@
+"""Run configurations: typed dataclasses whose fields are the command-line flags.
+
+A task declares its settings as a dataclass derived from `TrainConfig`, each field made by
+`arg(default, help)`, and an instance of it holding the task's defaults. `parse_config` turns
+`--flag value` arguments into a new instance; every field is a flag (`hidden_dim` is
+`--hidden-dim`) and every flag has its help string.
+"""
+import argparse
+import dataclasses
+import os
+import re
+import typing
+
+MODELS = ("hnn", "baseline")
+# Fields that say where and how a run executes, not what it computes; they are left out of the
+# stored config, so changing them never makes a saved run stale.
+RUNTIME_FIELDS = ("device", "threads", "save_dir", "quiet")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class ConfigError(ValueError):
+    """A setting outside its sane range; `field` names it."""
+
+    def __init__(self, field, value, expected):
+        super().__init__(f"{_flag(field)} must be {expected}, got {value!r}")
+        self.field = field
+
+
+def arg(default, help):
+    """A config field with its default and its `--help` text."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings every task shares: which model, how it is trained and where the run goes."""
+
+    seed: int = arg(0, "seed of the initial weights, the minibatches and the task's random data")
+    model: str = arg("hnn", f"the model to train: {' or '.join(MODELS)}")
+    hidden_dim: int = arg(200, "hidden units per layer of every MLP")
+    nonlinearity: str = arg("tanh", "activation of the dynamics MLP (tanh, relu, softplus, ...)")
+    learn_rate: float = arg(1e-3, "Adam learning rate")
+    weight_decay: float = arg(0.0, "Adam L2 weight decay")
+    total_steps: int = arg(2000, "training steps (total_steps + 1 updates, as the original)")
+    batch_size: int = arg(0, "minibatch size; 0 trains on the full batch")
+    eval_substeps: int = arg(10, "RK4 steps per output interval of the evaluation rollouts")
+    device: str = arg("cpu", "torch device: cpu or cuda")
+    threads: int = arg(0, "torch CPU threads (0: torch's default, one per core); use 1 when "
+                          "other jobs share the cores")
+    save_dir: str = arg(os.path.join(REPO_ROOT, "results", "runs"),
+                        "folder of the run's checkpoint (.pt) and metrics (.json)")
+    quiet: bool = arg(False, "no progress bar or summary")
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self):
+        """Raise `ConfigError` naming the first setting outside its sane range."""
+        rules = [
+            ("seed", 0 <= self.seed < 2 ** 32, "an integer in 0 ... 2**32 - 1"),
+            ("model", self.model in MODELS, f"one of {', '.join(MODELS)}"),
+            ("hidden_dim", self.hidden_dim >= 1, "at least 1"),
+            ("learn_rate", 0 < self.learn_rate <= 1, "in (0, 1]"),
+            ("weight_decay", self.weight_decay >= 0, "at least 0"),
+            ("total_steps", self.total_steps >= 0, "at least 0"),
+            ("batch_size", self.batch_size >= 0, "at least 0 (0: full batch)"),
+            ("eval_substeps", self.eval_substeps >= 1, "at least 1"),
+            ("threads", self.threads >= 0, "at least 0 (0: torch's default)"),
+            ("device", re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
+             "cpu, cuda or cuda:N"),
+        ]
+        for name, ok, expected in rules:
+            if not ok:
+                raise ConfigError(name, getattr(self, name), expected)
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _field_type(config_class, field):
+    kind = typing.get_type_hints(config_class)[field.name]
+    if kind not in (int, float, str, bool):
+        raise TypeError(f"config field {field.name} has type {kind}; flags take int, float, str or bool")
+    return kind
+
+
+def add_config_flags(parser, defaults):
+    """Add one flag per field of the dataclass instance `defaults`, its value the default."""
+    for field in dataclasses.fields(defaults):
+        kind = _field_type(type(defaults), field)
+        value = getattr(defaults, field.name)
+        help_text = field.metadata.get("help")
+        if not help_text:
+            raise ValueError(f"config field {field.name} has no help string; declare it with arg()")
+        if kind is bool:
+            parser.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction,
+                                default=value, help=help_text)
+        elif field.name == "model":
+            parser.add_argument(_flag(field.name), choices=MODELS, default=value,
+                                help=help_text + " (default: %(default)s)")
+        else:
+            parser.add_argument(_flag(field.name), type=kind, default=value,
+                                help=help_text + " (default: %(default)s)")
+
+
+def config_parser(defaults, quick=None, description=None, epilog=None):
+    """The parser of a `train.py`: a flag per setting of `defaults`, and `--baseline`, `--quick`
+    and `--skip-existing`."""
+    parser = argparse.ArgumentParser(description=description, epilog=epilog)
+    parser.add_argument("--baseline", action="store_true", help="short for --model baseline")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny profile for smoke runs: " + ", ".join(
+                            f"{key}={value}" for key, value in (quick or {}).items()))
+    parser.add_argument("--skip-existing", action="store_true",
+                        help="do nothing if this run is already saved with the same settings")
+    add_config_flags(parser, defaults)
+    return parser
+
+
+def parse_config(defaults, argv=None, quick=None, description=None, epilog=None):
+    """A config from `argv`: `defaults` (a dataclass instance) with the flags applied.
+
+    `--quick` first applies the `quick` overrides (a tiny profile for smoke runs); `--baseline`
+    is short for `--model baseline`. Returns `(config, options)`, options holding the flags that
+    are not settings (`quick`, `skip_existing`). A setting out of range exits with a usage error
+    naming the flag."""
+    parser = config_parser(defaults, quick, description, epilog)
+    if parser.parse_known_args(argv)[0].quick:
+        parser.set_defaults(**(quick or {}))
+    values = vars(parser.parse_args(argv))
+    options = argparse.Namespace(quick=values.pop("quick"), skip_existing=values.pop("skip_existing"))
+    if values.pop("baseline"):
+        values["model"] = "baseline"
+    try:
+        return dataclasses.replace(defaults, **values), options
+    except ConfigError as err:
+        parser.error(str(err))
+
+
+def stored_config(config):
+    """The settings that determine a run's results, as a plain dict (no runtime fields)."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in RUNTIME_FIELDS}

@@ -1,0 +1,70 @@
+"""Saved runs: one name and one pair of files per (task, model, seed).
+
+A run is `{save_dir}/{task}-{model}-seed{N}.pt` (state dict, stored config, loss curves, metrics)
+and `{task}-{model}-seed{N}.json` beside it (the metrics and the stored config).
+"""
+import os
+import re
+import time
+
+from .checkpoint import load_checkpoint, load_state, read_json, save_checkpoint, write_json
+
+_NAME = re.compile(r"^(?P<task>.+)-(?P<model>[a-z]+)-seed(?P<seed>\d+)$")
+
+
+def run_name(task, model, seed):
+    """`{task}-{model}-seed{seed}`, e.g. `spring-hnn-seed0`."""
+    return f"{task}-{model}-seed{seed}"
+
+
+def parse_run_name(name):
+    """(task, model, seed) of a run name made by `run_name`."""
+    match = _NAME.match(name)
+    if not match:
+        raise ValueError(f"{name!r} is not a run name of the form task-model-seedN")
+    return match["task"], match["model"], int(match["seed"])
+
+
+def run_paths(save_dir, name):
+    """(checkpoint path, metrics path) of the run `name` in `save_dir`."""
+    stem = os.path.join(save_dir, name)
+    return stem + ".pt", stem + ".json"
+
+
+def is_up_to_date(save_dir, name, stored):
+    """True if run `name` is saved in `save_dir` with exactly the stored config `stored`."""
+    ckpt_path, json_path = run_paths(save_dir, name)
+    if not (os.path.exists(ckpt_path) and os.path.exists(json_path)):
+        return False
+    try:
+        return read_json(json_path).get("config") == stored
+    except ValueError:
+        return False
+
+
+def save_run(save_dir, name, model, stored, curves, metrics, started=None, quiet=True):
+    """Write the run's `.pt` and `.json` (atomically) and, unless quiet, print its metrics.
+
+    `started` (a `time.time()`) adds `wall_time_s` to the metrics. Returns the two paths."""
+    if started is not None:
+        metrics = {**metrics, "wall_time_s": time.time() - started}
+    ckpt_path, json_path = run_paths(save_dir, name)
+    save_checkpoint(ckpt_path, model, stored, curves, metrics)
+    write_json(json_path, {**metrics, "config": stored})
+    if not quiet:
+        print(f"{name}  ->  {ckpt_path}")
+        for key, value in metrics.items():
+            if isinstance(value, dict):
+                print(f"  {key:<12} {value['mean']:.4e} ± {value['stderr']:.2e}")
+    return ckpt_path, json_path
+
+
+def load_run(path, build):
+    """Rebuild a saved run: (model in eval mode on cpu, checkpoint dict).
+
+    `build(stored_config)` makes the empty model; a checkpoint that does not fit it raises
+    ValueError naming every mismatched tensor."""
+    ckpt = load_checkpoint(path)
+    model = build(ckpt["config"])
+    load_state(model, ckpt["state_dict"], source=f"checkpoint {path}")
+    return model.eval(), ckpt

@@ -1,0 +1,90 @@
+"""Tasks, configs and flags, run names, and the experiment-folder loader."""
+import argparse
+import dataclasses
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hnn.config import REPO_ROOT, ConfigError, TrainConfig, config_parser, parse_config
+from hnn.experiments import find_folders, find_tasks, load_folder, package_name
+from hnn.runs import parse_run_name, run_name
+
+TASKS = find_tasks()
+
+
+def test_every_folder_declares_its_tasks_in_table_order():
+    folders = [os.path.basename(f) for f in find_folders([REPO_ROOT])]
+    assert folders == ["experiment-lipson", "experiment-orbits", "experiment-pend",
+                       "experiment-pixels", "experiment-spring"]
+    assert list(TASKS) == ["spring", "pend", "lipson", "2body", "pixels", "3body"]
+    assert package_name("/x/experiment-spring") == "experiment_spring"
+    assert load_folder(os.path.join(REPO_ROOT, "experiment-spring")).TASKS[0] is TASKS["spring"]
+
+
+def test_the_library_imports_no_experiment_and_names_no_task():
+    code = ("import pkgutil, importlib, sys, hnn\n"
+            "for m in pkgutil.iter_modules(hnn.__path__): importlib.import_module('hnn.' + m.name)\n"
+            "print(sorted(n for n in sys.modules if n.startswith('experiment')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
+    sources = "".join(open(path).read() for path in glob.glob(os.path.join(REPO_ROOT, "hnn", "*.py")))
+    for name in TASKS:
+        assert f'"{name}"' not in sources and f"'{name}'" not in sources, name
+    for folder in find_folders([REPO_ROOT]):
+        assert os.path.basename(folder) not in sources
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_flag_has_help_and_a_typed_default(name):
+    task = TASKS[name]
+    parser = config_parser(task.defaults, task.quick)
+    flags = [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
+    assert all(a.help for a in flags), [a.dest for a in flags if not a.help]
+    fields = {f.name for f in dataclasses.fields(task.defaults)}
+    assert fields <= {a.dest for a in flags}
+    config, options = parse_config(task.defaults, ["--quick", "--baseline", "--seed", "3"], task.quick)
+    assert config == task.config(quick=True, model="baseline", seed=3) and options.quick
+    assert task.stored_config(config)["task"] == name
+    assert not {"device", "threads", "save_dir", "quiet"} & set(task.stored_config(config))
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("hidden_dim", 0, "--hidden-dim must be at least 1"),
+    ("learn_rate", 1e9, r"--learn-rate must be in \(0, 1\]"),
+    ("learn_rate", 0.0, r"--learn-rate must be in \(0, 1\]"),
+    ("total_steps", -1, "--total-steps must be at least 0"),
+    ("batch_size", -5, "--batch-size must be at least 0"),
+    ("seed", 2 ** 32, "--seed must be an integer in 0"),
+    ("device", "tpu", "--device must be cpu, cuda or cuda:N"),
+    ("model", "gpt", "--model must be one of hnn, baseline"),
+])
+def test_settings_out_of_range_are_rejected_by_name(flag, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{flag: value})
+    with pytest.raises(ConfigError, match=message):
+        TASKS["spring"].config(**{flag: value})
+
+
+def test_parser_reports_a_bad_flag_and_exits(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(TASKS["spring"].defaults, ["--hidden-dim", "0"])
+    assert "--hidden-dim must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_run_names_round_trip():
+    assert run_name("2body", "hnn", 12) == "2body-hnn-seed12"
+    assert parse_run_name("2body-baseline-seed12") == ("2body", "baseline", 12)
+    with pytest.raises(ValueError, match="not a run name"):
+        parse_run_name("spring-hnn")
+
+
+def test_a_checkpoint_of_another_task_does_not_load(tmp_path):
+    spring, pend = TASKS["spring"], TASKS["pend"]
+    spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path)))
+    os.replace(tmp_path / "spring-hnn-seed0.pt", tmp_path / "pend-hnn-seed0.pt")
+    with pytest.raises(ValueError, match="holds a run of task spring, model hnn, seed 0; expected task pend"):
+        pend.load(tmp_path, "hnn")
