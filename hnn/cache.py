@@ -10,6 +10,8 @@ import numpy as np
 from .checkpoint import atomic_write
 from .config import REPO_ROOT
 
+SETTINGS_ENTRY = "settings_json"  # bookkeeping entries stored beside the arrays
+KEYS_ENTRY = "keys_json"
 
 
 def cache_dir():
@@ -46,21 +48,51 @@ def load_npz(path):
 def cached(name, settings, make, directory=None, quiet=False):
     """Return `make()` (a dict of numpy arrays), cached as `<directory>/<name>-<key>.npz`.
 
-    The key hashes `settings`, which are also stored in the file and compared on load, so changed
-    settings regenerate the data. A corrupt cache is regenerated with a warning."""
+    The key hashes `settings`; the settings and the names of the arrays are also stored in the
+    file and compared on load, so changed settings regenerate the data. A corrupt cache, or one
+    whose arrays differ from its record, is regenerated with a warning. If the cache cannot be
+    written, a warning names the path and the data is returned from memory."""
     directory = directory or cache_dir()
     path = os.path.join(directory, f"{name}-{settings_key(settings)}.npz")
     stored = json.dumps(settings, sort_keys=True)
     if os.path.exists(path):
         try:
             data = load_npz(path)
-            if str(data.pop("settings_json", "")) == stored:
+            if str(data.pop(SETTINGS_ENTRY, "")) != stored:
+                warnings.warn(f"cache {path} was made with other settings; regenerating")
+            elif stale := _keys_problem(data.pop(KEYS_ENTRY, None), data):
+                warnings.warn(f"cache {path} is stale or corrupt: {stale}; regenerating")
+            else:
                 return data
-            warnings.warn(f"cache {path} was made with other settings; regenerating")
         except ValueError as err:
             warnings.warn(f"{err}; regenerating")
     data = make()
-    save_npz(path, {**data, "settings_json": np.array(stored)})
+    reserved = sorted({SETTINGS_ENTRY, KEYS_ENTRY} & set(data))
+    if reserved:
+        raise ValueError(f"the data for cache {path} uses the reserved names {reserved}; "
+                         f"expected other array names")
+    try:
+        save_npz(path, {**data, SETTINGS_ENTRY: np.array(stored),
+                        KEYS_ENTRY: np.array(json.dumps(sorted(data)))})
+    except OSError as err:
+        warnings.warn(f"cannot write cache {path} ({err}); using the data in memory")
+        return data
     if not quiet:
         print(f"cached {name} -> {path}")
     return data
+
+
+def _keys_problem(record, data):
+    """Why the arrays in `data` do not match the stored `record` of their names, or None."""
+    if record is None:
+        return f"it has no record of its arrays ({KEYS_ENTRY})"
+    try:
+        expected = json.loads(str(record))
+    except ValueError:
+        return f"its record of arrays ({KEYS_ENTRY}) is not JSON"
+    if not (isinstance(expected, list) and all(isinstance(k, str) for k in expected)):
+        return f"its record of arrays ({KEYS_ENTRY}) is not a list of names"
+    missing, extra = sorted(set(expected) - set(data)), sorted(set(data) - set(expected))
+    if missing or extra:
+        return f"expected the arrays {sorted(expected)}, missing {missing}, unexpected {extra}"
+    return None

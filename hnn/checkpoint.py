@@ -3,19 +3,50 @@ import json
 import os
 import pickle
 import tempfile
+import time
 import zipfile
 
 import torch
+
+STALE_TMP_SECONDS = 600  # a temp file this old belongs to a writer that was killed
+CHECKPOINT_KEYS = ("state_dict", "config", "curves", "metrics")
+
+
+def sweep_stale_temps(directory, prefix, suffix=".tmp"):
+    """Remove `<prefix><random><suffix>` files in `directory` older than STALE_TMP_SECONDS,
+    ignoring every error (another process may sweep or write at the same time)."""
+    cutoff = time.time() - STALE_TMP_SECONDS
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        # the random part has no dot: `.a.npz.x.XXXX.tmp` belongs to `a.npz.x`, not `a.npz`
+        middle = name[len(prefix):len(name) - len(suffix)]
+        if not middle or "." in middle:
+            continue
+        try:
+            old = entry.stat(follow_symlinks=False).st_mtime < cutoff
+            if old and entry.is_file(follow_symlinks=False):
+                os.remove(entry.path)
+        except OSError:
+            pass
 
 
 def atomic_write(path, write):
     """Call `write(tmp_path)` on a temporary file beside `path`, then rename it onto `path`.
 
-    A crash or error leaves the old file (or nothing) in place, never a half-written one."""
+    A crash or error leaves the old file (or nothing) in place, never a half-written one. Temp
+    files of `path` left by a killed writer are removed once older than STALE_TMP_SECONDS."""
     path = os.fspath(path)
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    prefix = "." + os.path.basename(path) + "."
+    sweep_stale_temps(directory, prefix)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
@@ -55,7 +86,10 @@ def save_checkpoint(path, model, config, curves, metrics):
 
 
 def load_checkpoint(path):
-    """Load a checkpoint written by `save_checkpoint` (weights_only=True: tensors and plain data)."""
+    """Load a checkpoint written by `save_checkpoint` (weights_only=True: tensors and plain data).
+
+    A missing file raises FileNotFoundError; a corrupt file, or one whose payload is not the dict
+    `save_checkpoint` writes, raises ValueError naming the path."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -63,9 +97,21 @@ def load_checkpoint(path):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
         raise ValueError(f"checkpoint {path} is corrupt or not a torch checkpoint: {err}") from err
-    missing = {"state_dict", "config", "curves", "metrics"} - set(ckpt)
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"checkpoint {path}: the payload has type {type(ckpt).__name__}, "
+                         f"expected a dict with the keys {list(CHECKPOINT_KEYS)}")
+    missing = set(CHECKPOINT_KEYS) - set(ckpt)
     if missing:
         raise ValueError(f"checkpoint {path} lacks the keys {sorted(missing)}")
+    for key in CHECKPOINT_KEYS:
+        if not isinstance(ckpt[key], dict):
+            raise ValueError(f"checkpoint {path}: {key} has type {type(ckpt[key]).__name__}, "
+                             f"expected a dict")
+    bad = sorted(str(k) for k, v in ckpt["state_dict"].items()
+                 if not (isinstance(k, str) and isinstance(v, torch.Tensor)))
+    if bad:
+        raise ValueError(f"checkpoint {path}: state_dict entries {bad} are not named tensors, "
+                         f"expected a dict of str to torch.Tensor")
     return ckpt
 
 
