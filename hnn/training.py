@@ -24,6 +24,31 @@ def _sample(data, batch_size, generator):
     return {k: v[idx] for k, v in data.items()}
 
 
+def _check_split(name, data, param_dtypes):
+    """Raise ValueError unless the split `data` is a non-empty dict of tensors sharing one non-zero
+    first dimension, and TypeError for a floating tensor whose dtype is not the model's single
+    parameter dtype in `param_dtypes` (a set)."""
+    if not isinstance(data, dict) or not data:
+        got = "an empty dict" if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{name} must be a non-empty dict of tensors, got {got}")
+    for key, value in data.items():
+        if not isinstance(value, torch.Tensor) or value.ndim == 0:
+            shape = tuple(getattr(value, "shape", ()))
+            raise ValueError(f"{name}[{key!r}] must be a tensor with a row dimension, "
+                             f"got {type(value).__name__} of shape {shape}")
+    lengths = {key: len(value) for key, value in data.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"{name} tensors must share their first dimension, got lengths {lengths}")
+    if not next(iter(lengths.values())):
+        raise ValueError(f"{name} is empty: it needs at least one row, got lengths {lengths}")
+    if len(param_dtypes) == 1:
+        (dtype,) = param_dtypes
+        for key, value in data.items():
+            if value.is_floating_point() and value.dtype != dtype:
+                raise TypeError(f"{name}[{key!r}] has dtype {value.dtype} but the model's "
+                                f"parameters are {dtype}; cast the data, e.g. .to({dtype})")
+
+
 def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_decay=0.0,
         batch_size=0, seed=0, eval_every=10, quiet=False, desc="train"):
     """Train `model` in place with Adam for `total_steps + 1` updates, as the original code did.
@@ -31,9 +56,19 @@ def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_dec
     `train` and `test` are dicts of tensors sharing their first dimension; `loss_fn(model, batch)`
     returns a scalar. `batch_size=0` means full batch; otherwise every step draws a random
     minibatch of distinct rows, and the test loss is taken on a random test batch of that size.
-    Returns the curves: `{"step", "train_loss", "test_step", "test_loss"}` (lists). Raises
-    FloatingPointError as soon as the loss is not finite.
+    Returns the curves: `{"step", "train_loss", "test_step", "test_loss"}` (lists).
+    Before any step, raises ValueError for total_steps or batch_size < 0 or a split that is not a
+    non-empty dict of tensors of one non-zero length, and TypeError for a floating-point tensor
+    whose dtype is not the parameters'. Raises FloatingPointError as soon as the training or the
+    test loss is not finite.
     """
+    if total_steps < 0:
+        raise ValueError(f"total_steps must be >= 0, got {total_steps}")
+    if batch_size < 0:
+        raise ValueError(f"batch_size must be >= 0 (0 = full batch), got {batch_size}")
+    param_dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    for name, data in (("train", train), ("test", test)):
+        _check_split(name, data, param_dtypes)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = Adam(params, lr=learn_rate, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
@@ -52,6 +87,8 @@ def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_dec
         if step % eval_every == 0 or step == total_steps:
             with torch.no_grad():
                 test_value = loss_fn(model, _sample(test, batch_size, generator)).item()
+            if not math.isfinite(test_value):
+                raise FloatingPointError(f"{desc}: test loss became {test_value} at step {step}")
             curves["test_step"].append(step)
             curves["test_loss"].append(test_value)
             bar.set_postfix(train=f"{value:.3e}", test=f"{test_value:.3e}", refresh=False)
