@@ -59,11 +59,13 @@ def main():
 
     seed = args.seeds[0]
     for name in args.tasks:
+        # The stamp lists the figures drawn from the current runs; redraw if one is gone.
         stamp = os.path.join(figures_dir, f".{name}-seed{seed}.done")
-        if name in trained or not os.path.exists(stamp):
-            tasks[name].figures(runs_dir, figures_dir, seed)
-            tasks[name].save_loss_curves(runs_dir, figures_dir, seed)
-            write_text(stamp, "")
+        drawn = open(stamp).read().splitlines() if os.path.exists(stamp) else []
+        if name in trained or not drawn or not all(map(os.path.exists, drawn)):
+            paths = tasks[name].figures(runs_dir, figures_dir, seed)
+            paths.append(tasks[name].save_loss_curves(runs_dir, figures_dir, seed))
+            write_text(stamp, "\n".join(paths) + "\n")
 
     summary_path = os.path.join(args.out, "results.json")
     results = read_json(summary_path) if os.path.exists(summary_path) else {}

@@ -21,7 +21,7 @@ from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.tasks import to_tensors
 
-orbits = load_folder(os.path.join(REPO_ROOT, "experiment-orbits")).data
+orbits = load_folder(os.path.join(REPO_ROOT, "experiment-orbits"), "data")
 TRIALS = find_tasks()["2body"].defaults.trials
 
 

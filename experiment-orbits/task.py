@@ -1,8 +1,8 @@
 """The two- and three-body tasks: the authors' settings, the evaluation protocol and the paper's
-numbers. The energy MSE rolls the model out over 15 fresh orbits (seeds 0..14)."""
+numbers. The energy and state MSE roll the model out over 15 fresh orbits (seeds 0..14)."""
 import dataclasses
 
-from hnn import TABLE_1, TABLE_2, Task, TrainConfig, arg, energy_mse
+from hnn import TABLE_1, TABLE_2, Task, TrainConfig, arg, rollout_errors
 
 from . import data
 
@@ -14,6 +14,13 @@ class OrbitConfig(TrainConfig):
     trials: int = arg(1000, "orbits in the dataset")
     eval_t_end: float = arg(25.0, "end time of the energy-MSE rollouts (they start at 0)")
     eval_points: int = arg(500, "time points of each energy-MSE rollout")
+
+    def rules(self):
+        return super().rules() + [
+            ("trials", self.trials >= 5, "at least 5 (the first 20% of the points test)"),
+            ("eval_t_end", 0 < self.eval_t_end < float("inf"), "finite and above 0"),
+            ("eval_points", self.eval_points >= 2, "at least 2"),
+        ]
 
 
 # The authors' settings (paper-settings.md, Task 4 and the three-body appendix). The two-body
@@ -62,8 +69,7 @@ class OrbitTask(Task):
 
     def evaluate(self, model, dataset, config):
         x0, t, truth = self.evaluation_orbits(config)
-        return {"energy_mse": energy_mse(model, data.total_energy, x0, t, truth,
-                                         substeps=config.eval_substeps)}
+        return rollout_errors(model, data.total_energy, x0, t, truth, substeps=config.eval_substeps)
 
     def figures(self, runs_dir, figures_dir, seed=0):
         from . import analysis

@@ -6,7 +6,7 @@ latent state `z = [q, p]` whose dynamics model runs with time in frames.
 import numpy as np
 import torch
 
-from hnn.autoencoder import encode_numpy
+from hnn.autoencoder import decode_numpy, encode_numpy
 from hnn.metrics import mean_stderr, rollout, summarize
 
 LATENT_LOSS_WEIGHT = 0.1
@@ -65,20 +65,25 @@ def fit_latent_map(z, coords):
 
 
 
-def latent_energy_mse(model, energy_fn, train_x, train_coords, x0, t, true_coords, substeps=10,
-                      groups=5):
-    """Energy MSE of a pixel model along one rollout, as in the paper's pixel experiment.
+def latent_rollout_errors(model, energy_fn, train_x, train_coords, observations, t, true_coords,
+                          substeps=10, groups=5):
+    """Energy MSE and state MSE of a pixel model along one rollout, as in the paper's pixel
+    experiment.
 
     An affine map from the model's latent space to physical coordinates is fitted on the
     encoded `train_x` (N, input_dim) against `train_coords` (N, m). The model is rolled out from
-    `x0` (1, input_dim) over `t` (T,), mapped to coordinates, and compared with `true_coords`
-    (T, m): distance (E_true - E_model)^2 per time point. Returns {"mean", "stderr"}, the stderr
-    being the bootstrap error over `groups` contiguous time blocks."""
-    if len(x0) != 1 or len(true_coords) != len(t):
-        raise ValueError(f"expected one start (1, input_dim) and true_coords (len(t), m); got "
-                         f"x0 {tuple(np.shape(x0))}, true_coords {np.shape(true_coords)}, T={len(t)}")
+    the first of `observations` (T, input_dim) over `t` (T,). Energy: the rollout mapped to
+    coordinates against `true_coords` (T, m), distance (E_true - E_model)^2 per time point.
+    State: the decoded rollout against `observations`, the mean squared pixel error per time
+    point (the task has no true latent state; the pixels are what is observed). Returns
+    {"energy_mse", "state_mse"}, each {"mean", "stderr"} with the bootstrap error over `groups`
+    contiguous time blocks."""
+    if len(observations) != len(t) or len(true_coords) != len(t):
+        raise ValueError(f"observations and true_coords must have len(t) = {len(t)} rows; got "
+                         f"{np.shape(observations)} and {np.shape(true_coords)}")
     weight, bias = fit_latent_map(encode_numpy(model, train_x), train_coords)
-    latents = rollout(model.dynamics, encode_numpy(model, x0), t, substeps=substeps)
+    latents = rollout(model.dynamics, encode_numpy(model, observations[:1]), t, substeps=substeps)
     model_coords = latents[0] @ weight + bias
-    dist = (energy_fn(np.asarray(true_coords)) - energy_fn(model_coords)) ** 2
-    return summarize(dist, groups)
+    energy = (energy_fn(np.asarray(true_coords)) - energy_fn(model_coords)) ** 2
+    pixels = ((decode_numpy(model, latents[0]) - np.asarray(observations, dtype=np.float64)) ** 2)
+    return {"energy_mse": summarize(energy, groups), "state_mse": summarize(pixels.mean(-1), groups)}

@@ -3,7 +3,8 @@ from pairs of 28x28 frames.
 
 Losses: the per-example total pixel loss, ae + cc + 0.1 * latent, mean ± standard error over a
 whole split. Energy MSE: along one rollout of the fresh test trajectory, mapped to (q, p) by an
-affine map fitted per model (mean ± bootstrap error over 5 blocks of time).
+affine map fitted per model (mean ± bootstrap error over 5 blocks of time). State MSE: the
+decoded rollout's pixels against the observed frames along the same rollout.
 """
 import dataclasses
 
@@ -12,7 +13,7 @@ import numpy as np
 from hnn import TABLE_1, Task, TrainConfig, arg, build_pixel_model
 
 from . import data
-from .losses import latent_energy_mse, pixel_loss, pixel_loss_summary
+from .losses import latent_rollout_errors, pixel_loss, pixel_loss_summary
 
 
 @dataclasses.dataclass
@@ -24,6 +25,14 @@ class PixelConfig(TrainConfig):
     trials: int = arg(200, "rendered trials; the first 20% are the test set")
     timesteps: int = arg(103, "frames per trial (3 go to the pair offsets)")
     render_size: int = arg(data.RENDER_SIZE, "gymnasium's render resolution in pixels, before the crop")
+
+    def rules(self):
+        return super().rules() + [
+            ("latent_dim", self.latent_dim >= 2 and self.latent_dim % 2 == 0, "even and at least 2"),
+            ("trials", self.trials >= 5, "at least 5 (the first 20% of the trials test)"),
+            ("timesteps", self.timesteps >= 4, "at least 4 frames"),
+            ("render_size", self.render_size >= 50, "at least 50 pixels"),
+        ]
 
 
 # The authors' settings (paper-settings.md, Task 5).
@@ -71,9 +80,9 @@ class PixelTask(Task):
 
     def evaluate(self, model, dataset, config):
         eval_x, eval_coords = data.evaluation_trajectory(config.render_size)
-        return {"energy_mse": latent_energy_mse(
-            model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x[:1],
-            evaluation_grid(len(eval_x)), eval_coords, substeps=config.eval_substeps)}
+        return latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x,
+                                     evaluation_grid(len(eval_x)), eval_coords,
+                                     substeps=config.eval_substeps)
 
     def figures(self, runs_dir, figures_dir, seed=0):
         from . import analysis

@@ -7,7 +7,8 @@ from .autoencoder import MLPAutoencoder, PixelModel, build_pixel_model
 from .checkpoint import load_checkpoint, load_state, save_checkpoint, write_json
 from .config import TrainConfig, arg, parse_config
 from .integrate import RK4, Euler, odeint, solve_ivp_reference
-from .metrics import bootstrap_stderr, energy_distance, energy_mse, loss_summary, mean_stderr, rollout, summarize
+from .metrics import (bootstrap_stderr, energy_distance, energy_mse, loss_summary, mean_stderr, rollout,
+                      rollout_errors, summarize)
 from .mlp import MLP
 from .models import HNN, Baseline, build_model, symplectic_gradient
 from .tasks import EXTENSION, TABLE_1, TABLE_2, OneDofConfig, OneDofTask, Task
@@ -18,7 +19,8 @@ __all__ = [
     "MLPAutoencoder", "PixelModel", "build_pixel_model",
     "RK4", "Euler", "odeint", "solve_ivp_reference",
     "fit", "derivative_loss",
-    "mean_stderr", "bootstrap_stderr", "summarize", "loss_summary", "rollout", "energy_distance", "energy_mse",
+    "mean_stderr", "bootstrap_stderr", "summarize", "loss_summary", "rollout", "rollout_errors",
+    "energy_distance", "energy_mse",
     "save_checkpoint", "load_checkpoint", "load_state", "write_json",
     "TrainConfig", "arg", "parse_config",
     "Task", "OneDofTask", "OneDofConfig", "TABLE_1", "TABLE_2", "EXTENSION",

@@ -52,11 +52,13 @@ class TrainConfig:
     quiet: bool = arg(False, "no progress bar or summary")
 
     def __post_init__(self):
-        self.check()
+        for name, ok, expected in self.rules():
+            if not ok:
+                raise ConfigError(name, getattr(self, name), expected)
 
-    def check(self):
-        """Raise `ConfigError` naming the first setting outside its sane range."""
-        rules = [
+    def rules(self):
+        """(field, holds, what is expected) for every range check; a subclass extends the list."""
+        return [
             ("seed", 0 <= self.seed < 2 ** 32, "an integer in 0 ... 2**32 - 1"),
             ("model", self.model in MODELS, f"one of {', '.join(MODELS)}"),
             ("hidden_dim", self.hidden_dim >= 1, "at least 1"),
@@ -69,9 +71,6 @@ class TrainConfig:
             ("device", re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
              "cpu, cuda or cuda:N"),
         ]
-        for name, ok, expected in rules:
-            if not ok:
-                raise ConfigError(name, getattr(self, name), expected)
 
 
 def _flag(name):

@@ -29,8 +29,14 @@ def package_name(folder):
     return re.sub(r"\W", "_", os.path.basename(os.path.normpath(folder)))
 
 
-def load_folder(folder):
-    """Import an experiment folder as a package (once per process) and return it."""
+def load_folder(folder, module=None):
+    """Import an experiment folder as a package (once per process) and return it, or, given
+    `module` (e.g. "data"), that module of the folder."""
+    package = _load_package(folder)
+    return importlib.import_module(f"{package.__name__}.{module}") if module else package
+
+
+def _load_package(folder):
     folder = os.path.abspath(folder)
     name = package_name(folder)
     loaded = sys.modules.get(name)

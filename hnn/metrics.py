@@ -47,14 +47,24 @@ def rollout(model, x0, t, substeps=10, solver="rk4", rtol=1e-9):
 
     `solver="rk4"` integrates the whole batch at once in torch; `solver="scipy"` is the original
     per-trajectory `solve_ivp` (RK45) path with tolerance `rtol`.
+    Raises FloatingPointError if the rollout becomes non-finite, naming the first time this
+    happens and the first trajectory it happens to then.
     """
     param = next(model.parameters())
     x0 = torch.as_tensor(x0, dtype=param.dtype, device=param.device)
     if solver == "rk4":
-        return odeint(model.time_derivative, x0, t, substeps=substeps).cpu().double().numpy()
-    if solver == "scipy":
-        return solve_ivp_reference(model.time_derivative, x0, t, rtol=rtol)
-    raise ValueError(f"unknown solver {solver!r}; expected 'rk4' or 'scipy'")
+        states = odeint(model.time_derivative, x0, t, substeps=substeps).cpu().double().numpy()
+    elif solver == "scipy":
+        states = solve_ivp_reference(model.time_derivative, x0, t, rtol=rtol)
+    else:
+        raise ValueError(f"unknown solver {solver!r}; expected 'rk4' or 'scipy'")
+    bad = ~np.isfinite(states).all(axis=-1)
+    if bad.any():
+        k = int(bad.any(axis=0).argmax())
+        i = int(bad[:, k].argmax())
+        raise FloatingPointError(f"the model's rollout became non-finite: trajectory {i} "
+                                 f"at t[{k}] = {float(t[k])}")
+    return states
 
 
 def energy_distance(energy_fn, true_states, model_states):
@@ -64,22 +74,44 @@ def energy_distance(energy_fn, true_states, model_states):
     return (energy_fn(np.asarray(true_states)) - energy_fn(np.asarray(model_states))) ** 2
 
 
-def energy_mse(model, energy_fn, x0, t, true_states, *, substeps=10, solver="rk4", rtol=1e-9,
-               groups=5, over="trajectories"):
-    """Energy MSE of a model's rollouts against true trajectories from the same starts.
+def rollout_errors(model, energy_fn, x0, t, true_states, *, substeps=10, solver="rk4", rtol=1e-9,
+                   groups=5, over="trajectories"):
+    """Energy MSE and state MSE of a model's rollouts against true trajectories from the same
+    starts: `{"energy_mse": {"mean", "stderr"}, "state_mse": {"mean", "stderr"}}`.
 
-    `true_states` is `(batch, T, d)` on the grid `t`; the model is rolled out from `x0` (batch, d)
-    by `rollout` (batched RK4 with `substeps`, or scipy's RK45 at `rtol`).
-    The distance (E_true - E_model)^2 is averaged over everything; its bootstrap error splits
-    `over="trajectories"` into `groups` groups of trajectories, or `over="time"` (one trajectory)
-    into `groups` contiguous time blocks. Returns {"mean", "stderr"}.
+    `true_states` is `(batch, T, d)` on the grid `t`; the model is rolled out once from `x0`
+    (batch, d) by `rollout` (batched RK4 with `substeps`, or scipy's RK45 at `rtol`). Energy:
+    (E_true - E_model)^2 per trajectory and time. State: the squared distance between the true
+    and the model's state, averaged over its d entries. A model that does not move conserves
+    energy perfectly; the state MSE is what catches it. Each is averaged over everything; its
+    bootstrap error splits `over="trajectories"` into `groups` groups of trajectories, or
+    `over="time"` (one trajectory) into `groups` contiguous time blocks.
+    Raises ValueError if `true_states` is not finite or not `(batch, len(t), d)` for x0 (batch, d),
+    and FloatingPointError if the model's rollout becomes non-finite (see `rollout`).
     """
-    model_states = rollout(model, x0, t, substeps=substeps, solver=solver, rtol=rtol)
-    dist = energy_distance(energy_fn, true_states, model_states)
-    if over == "time":
-        if dist.shape[0] != 1:
-            raise ValueError(f"over='time' needs one trajectory, got {dist.shape[0]}")
-        dist = dist[0]
-    elif over != "trajectories":
+    true_states = np.asarray(true_states)
+    x0_shape, t_shape = np.shape(x0), np.shape(t)
+    if len(x0_shape) == 2 and len(t_shape) == 1:
+        expected = (x0_shape[0], t_shape[0], x0_shape[1])
+        if true_states.shape != expected:
+            raise ValueError(f"true_states must have shape (batch, len(t), d) = {expected} "
+                             f"to match x0 {tuple(x0_shape)} and t {tuple(t_shape)}, "
+                             f"got {true_states.shape}")
+    if not np.isfinite(true_states).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(true_states))[0])
+        raise ValueError(f"true_states must be finite, but true_states{list(index)} "
+                         f"= {true_states[index]}")
+    if over not in ("trajectories", "time"):
         raise ValueError(f"over must be 'trajectories' or 'time', got {over!r}")
-    return summarize(dist, groups)
+    if over == "time" and true_states.shape[0] != 1:
+        raise ValueError(f"over='time' needs one trajectory, got {true_states.shape[0]}")
+    model_states = rollout(model, x0, t, substeps=substeps, solver=solver, rtol=rtol)
+    distances = {"energy_mse": energy_distance(energy_fn, true_states, model_states),
+                 "state_mse": ((true_states - model_states) ** 2).mean(axis=-1)}
+    return {name: summarize(dist[0] if over == "time" else dist, groups)
+            for name, dist in distances.items()}
+
+
+def energy_mse(model, energy_fn, x0, t, true_states, **options):
+    """The energy MSE of `rollout_errors` alone: {"mean", "stderr"}."""
+    return rollout_errors(model, energy_fn, x0, t, true_states, **options)["energy_mse"]

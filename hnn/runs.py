@@ -5,6 +5,7 @@ and `{task}-{model}-seed{N}.json` beside it (the metrics and the stored config).
 """
 import os
 import re
+import tempfile
 import time
 
 from .checkpoint import load_checkpoint, load_state, read_json, save_checkpoint, write_json
@@ -32,7 +33,8 @@ def run_paths(save_dir, name):
 
 
 def is_up_to_date(save_dir, name, stored):
-    """True if run `name` is saved in `save_dir` with exactly the stored config `stored`."""
+    """True if run `name` has both files in `save_dir` and its `.json` holds exactly the stored
+    config `stored` (`Task.is_up_to_date` also loads the checkpoint)."""
     ckpt_path, json_path = run_paths(save_dir, name)
     if not (os.path.exists(ckpt_path) and os.path.exists(json_path)):
         return False
@@ -42,13 +44,27 @@ def is_up_to_date(save_dir, name, stored):
         return False
 
 
-def save_run(save_dir, name, model, stored, curves, metrics, started=None, quiet=True):
-    """Write the run's `.pt` and `.json` (atomically) and, unless quiet, print its metrics.
+def check_writable(save_dir):
+    """Make `save_dir` if needed and check that files can be written in it; ValueError if not."""
+    try:
+        os.makedirs(save_dir, exist_ok=True)
+        with tempfile.TemporaryFile(dir=save_dir):
+            pass
+    except OSError as err:
+        raise ValueError(f"save_dir {save_dir} is not a writable folder: {err}") from None
 
+
+def save_run(save_dir, name, model, stored, curves, metrics, started=None, quiet=True):
+    """Write the run's `.pt` and `.json` (each atomically) and, unless quiet, print its metrics.
+
+    The old `.json` goes first and the new one is written last, so a crash in between leaves a
+    checkpoint without metrics (not up to date), never new weights beside old metrics.
     `started` (a `time.time()`) adds `wall_time_s` to the metrics. Returns the two paths."""
     if started is not None:
         metrics = {**metrics, "wall_time_s": time.time() - started}
     ckpt_path, json_path = run_paths(save_dir, name)
+    if os.path.exists(json_path):
+        os.remove(json_path)
     save_checkpoint(ckpt_path, model, stored, curves, metrics)
     write_json(json_path, {**metrics, "config": stored})
     if not quiet:

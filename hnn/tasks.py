@@ -17,16 +17,16 @@ import torch
 from .checkpoint import load_checkpoint, read_json
 from .config import TrainConfig, arg, parse_config, stored_config
 from .data import evaluation_states, trajectory_dataset
-from .metrics import energy_mse, loss_summary
+from .metrics import loss_summary, rollout_errors
 from .models import build_model
-from .runs import is_up_to_date, load_run, run_name, run_paths, save_run
+from .runs import check_writable, is_up_to_date, load_run, run_name, run_paths, save_run
 from .training import derivative_loss, fit
 
 TABLE_1 = "Table 1"
 TABLE_2 = "Table 2 (appendix)"
 EXTENSION = "Extensions (no paper numbers)"
 TABLES = (TABLE_1, TABLE_2, EXTENSION)
-METRICS = ("train_loss", "test_loss", "energy_mse")
+METRICS = ("train_loss", "test_loss", "energy_mse", "state_mse")
 
 
 def to_tensors(arrays, device, dtype=torch.float32):
@@ -75,7 +75,8 @@ class Task:
         raise NotImplementedError
 
     def evaluate(self, model, dataset, config):
-        """Metrics beyond the losses, e.g. `{"energy_mse": {"mean", "stderr"}}`."""
+        """Metrics beyond the losses: `energy_mse` and `state_mse` (along the same rollouts), each
+        `{"mean", "stderr"}`, and any others the task records."""
         raise NotImplementedError
 
     def figures(self, runs_dir, figures_dir, seed=0):
@@ -117,8 +118,16 @@ class Task:
         return {"task": self.name, **stored_config(config)}
 
     def is_up_to_date(self, config):
-        """True if this run is saved in `config.save_dir` with the same settings."""
-        return is_up_to_date(config.save_dir, self.run_name(config), self.stored_config(config))
+        """True if this run is saved in `config.save_dir` with the same settings: its `.json`
+        and its checkpoint both hold this config, and the checkpoint loads into the model."""
+        stored = self.stored_config(config)
+        if not is_up_to_date(config.save_dir, self.run_name(config), stored):
+            return False
+        try:
+            _, ckpt = self.load(config.save_dir, config.model, config.seed)
+        except (OSError, ValueError):
+            return False
+        return ckpt["config"] == stored
 
     def run(self, config):
         """Make the data, train a model, evaluate it and save the run; returns its metrics.
@@ -126,6 +135,7 @@ class Task:
         Writes `{save_dir}/{task}-{model}-seed{N}.pt` and `.json` (see `hnn.runs`)."""
         if config.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {config.device} was asked for, but torch sees no CUDA device")
+        check_writable(config.save_dir)
         if config.threads:
             torch.set_num_threads(config.threads)
         started = time.time()
@@ -198,6 +208,12 @@ class OneDofConfig(TrainConfig):
     samples: int = arg(50, "trajectories in the dataset")
     noise_std: float = arg(0.1, "std of the Gaussian noise on the inputs (the targets stay clean)")
 
+    def rules(self):
+        return super().rules() + [
+            ("samples", self.samples >= 2, "at least 2 (one trajectory to train, one to test)"),
+            ("noise_std", 0 <= self.noise_std < float("inf"), "finite and at least 0"),
+        ]
+
 
 class OneDofTask(Task):
     """A system with one degree of freedom, state `[q, p]`, and a known Hamiltonian field.
@@ -241,8 +257,7 @@ class OneDofTask(Task):
 
     def evaluate(self, model, dataset, config):
         x0, t, truth = self.evaluation_trajectories()
-        return {"energy_mse": energy_mse(model, self.hamiltonian, x0, t, truth,
-                                         substeps=config.eval_substeps)}
+        return rollout_errors(model, self.hamiltonian, x0, t, truth, substeps=config.eval_substeps)
 
     def figures(self, runs_dir, figures_dir, seed=0):
         """`{task}-phase-seed{seed}.png`: learned vs true H, a rollout and its energy."""

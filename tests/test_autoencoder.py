@@ -11,8 +11,8 @@ from hnn.config import REPO_ROOT
 from hnn.experiments import load_folder
 from hnn.models import HNN
 
-losses = load_folder(os.path.join(REPO_ROOT, "experiment-pixels")).losses
-fit_latent_map, latent_energy_mse = losses.fit_latent_map, losses.latent_energy_mse
+losses = load_folder(os.path.join(REPO_ROOT, "experiment-pixels"), "losses")
+fit_latent_map, latent_rollout_errors = losses.fit_latent_map, losses.latent_rollout_errors
 pixel_loss, pixel_loss_summary, pixel_losses = losses.pixel_loss, losses.pixel_loss_summary, losses.pixel_losses
 
 
@@ -136,21 +136,34 @@ def _energy(coords):
     return coords[..., 0] ** 2 + coords[..., 1] ** 2
 
 
-def test_latent_energy_mse_of_exact_and_damped_models():
+class IdentityAutoencoder(SliceAutoencoder):
+    """Stub: z = the first two inputs, decoded back as themselves."""
+
+    def decode(self, z):
+        return z
+
+
+def test_latent_rollout_errors_of_exact_and_damped_models():
     t = np.linspace(0, 10, 50)
     truth = np.stack([np.cos(t), -np.sin(t)], axis=-1)            # from [1, 0], energy 1
     train_x = np.random.default_rng(0).normal(size=(20, 2))
-    x0 = np.array([[1.0, 0.0]])
-    exact = PixelModel(SliceAutoencoder(2), HNN(Quadratic()))
-    result = latent_energy_mse(exact, _energy, train_x, train_x, x0, t, truth, substeps=10)
-    assert result["mean"] < 1e-12
-    # dz/dt = (-0.05 I + J) z: the energy decays as exp(-0.1 t)
-    damped = PixelModel(SliceAutoencoder(2), LinearField([[-0.05, 1.0], [-1.0, -0.05]]))
-    result = latent_energy_mse(damped, _energy, train_x, train_x, x0, t, truth, substeps=10)
+    exact = PixelModel(IdentityAutoencoder(2), HNN(Quadratic()))
+    result = latent_rollout_errors(exact, _energy, train_x, train_x, truth, t, truth, substeps=10)
+    assert result["energy_mse"]["mean"] < 1e-12 and result["state_mse"]["mean"] < 1e-12
+    # dz/dt = (-0.05 I + J) z: the state shrinks as exp(-0.05 t), the energy as exp(-0.1 t)
+    damped = PixelModel(IdentityAutoencoder(2), LinearField([[-0.05, 1.0], [-1.0, -0.05]]))
+    result = latent_rollout_errors(damped, _energy, train_x, train_x, truth, t, truth, substeps=10)
     dist = (1 - np.exp(-0.1 * t)) ** 2
-    assert result["mean"] == pytest.approx(dist.mean(), rel=1e-6)
+    assert result["energy_mse"]["mean"] == pytest.approx(dist.mean(), rel=1e-6)
     block_means = dist.reshape(5, 10).mean(axis=1)
-    assert result["stderr"] == pytest.approx(block_means.std() / np.sqrt(5), rel=1e-6)
+    assert result["energy_mse"]["stderr"] == pytest.approx(block_means.std() / np.sqrt(5), rel=1e-6)
+    # each of the two pixels is off by (1 - exp(-0.05 t)) times a unit-circle coordinate
+    state = (1 - np.exp(-0.05 * t)) ** 2 / 2
+    assert result["state_mse"]["mean"] == pytest.approx(state.mean(), rel=1e-6)
+    # a model that does not move conserves energy perfectly but scores on the state
+    frozen = PixelModel(IdentityAutoencoder(2), LinearField([[0.0, 0.0], [0.0, 0.0]]))
+    result = latent_rollout_errors(frozen, _energy, train_x, train_x, truth, t, truth, substeps=10)
+    assert result["energy_mse"]["mean"] < 1e-12 and result["state_mse"]["mean"] > 0.3
 
 
 def test_pixel_rollout_decodes_the_latent_trajectory():

@@ -10,7 +10,7 @@ from hnn.experiments import find_tasks, load_folder
 
 TASKS = find_tasks()
 spring, pend = TASKS["spring"], TASKS["pend"]
-spring_physics = load_folder(os.path.join(REPO_ROOT, "experiment-spring")).data
+spring_physics = load_folder(os.path.join(REPO_ROOT, "experiment-spring"), "data")
 
 
 def get_dataset(task, seed, **overrides):

@@ -88,3 +88,66 @@ def test_a_checkpoint_of_another_task_does_not_load(tmp_path):
     os.replace(tmp_path / "spring-hnn-seed0.pt", tmp_path / "pend-hnn-seed0.pt")
     with pytest.raises(ValueError, match="holds a run of task spring, model hnn, seed 0; expected task pend"):
         pend.load(tmp_path, "hnn")
+
+
+@pytest.mark.parametrize("task, flag, value, message", [
+    ("2body", "eval_t_end", float("nan"), "--eval-t-end must be finite and above 0"),
+    ("2body", "trials", 2, "--trials must be at least 5"),
+    ("lipson", "train_fraction", 1.0, r"--train-fraction must be in \(0, 1\)"),
+    ("spring", "samples", 1, "--samples must be at least 2"),
+    ("pixels", "latent_dim", 3, "--latent-dim must be even and at least 2"),
+])
+def test_task_settings_out_of_range_are_rejected_by_name(task, flag, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TASKS[task].config(**{flag: value})
+
+
+@pytest.fixture
+def spring_run(tmp_path):
+    """A quick spring HNN run saved in tmp_path: (task, config)."""
+    spring = TASKS["spring"]
+    config = spring.config(quick=True, quiet=True, save_dir=str(tmp_path))
+    spring.run(config)
+    assert spring.is_up_to_date(config)
+    return spring, config
+
+
+def test_a_truncated_checkpoint_is_not_up_to_date(spring_run, tmp_path):
+    spring, config = spring_run
+    path = tmp_path / "spring-hnn-seed0.pt"
+    path.write_bytes(path.read_bytes()[:1000])
+    assert not spring.is_up_to_date(config)
+    assert not spring.is_up_to_date(dataclasses.replace(config, total_steps=21))
+
+
+def test_a_crash_before_the_metrics_leaves_the_run_stale(spring_run, tmp_path, monkeypatch):
+    spring, config = spring_run
+    import hnn.runs
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(hnn.runs, "write_json", crash)
+    longer = dataclasses.replace(config, total_steps=25)
+    with pytest.raises(KeyboardInterrupt):
+        spring.run(longer)                      # the new .pt is written, then the crash
+    assert not (tmp_path / "spring-hnn-seed0.json").exists()
+    assert not spring.is_up_to_date(config) and not spring.is_up_to_date(longer)
+
+
+def test_a_checkpoint_of_another_task_is_not_up_to_date(spring_run, tmp_path):
+    spring, config = spring_run
+    pend = TASKS["pend"]
+    for suffix in (".pt", ".json"):
+        os.replace(tmp_path / f"spring-hnn-seed0{suffix}", tmp_path / f"pend-hnn-seed0{suffix}")
+    assert not pend.is_up_to_date(pend.config(quick=True, quiet=True, save_dir=str(tmp_path)))
+
+
+def test_an_unwritable_save_dir_fails_before_any_work(tmp_path, monkeypatch):
+    spring = TASKS["spring"]
+    (tmp_path / "file").write_text("")
+
+    def no_work(config):
+        raise AssertionError("made data although the save dir is unusable")
+    monkeypatch.setattr(spring, "dataset", no_work)
+    with pytest.raises(ValueError, match="save_dir .*file/runs is not a writable folder"):
+        spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path / "file" / "runs")))

@@ -13,7 +13,7 @@ import pytest
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 
-lipson = load_folder(os.path.join(REPO_ROOT, "experiment-lipson")).data
+lipson = load_folder(os.path.join(REPO_ROOT, "experiment-lipson"), "data")
 TASK = find_tasks()["lipson"]
 
 

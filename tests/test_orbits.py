@@ -13,7 +13,7 @@ from hnn import HNN
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 
-orbits = load_folder(os.path.join(REPO_ROOT, "experiment-orbits")).data
+orbits = load_folder(os.path.join(REPO_ROOT, "experiment-orbits"), "data")
 TASKS = find_tasks()
 
 

@@ -14,8 +14,8 @@ from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.models import HNN
 
-pixels = load_folder(os.path.join(REPO_ROOT, "experiment-pixels"))
-data, analysis = pixels.data, pixels.analysis
+data = load_folder(os.path.join(REPO_ROOT, "experiment-pixels"), "data")
+analysis = load_folder(os.path.join(REPO_ROOT, "experiment-pixels"), "analysis")
 TASK = find_tasks()["pixels"]
 
 

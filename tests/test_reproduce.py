@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 
 from hnn.experiments import find_tasks
 from hnn.report import differs, render_tables
-from hnn.tasks import TABLE_1, Task, TrainConfig
+from hnn.tasks import METRICS, TABLE_1, Task, TrainConfig
 
 TASKS = find_tasks()
 
@@ -40,7 +40,8 @@ def test_every_run_and_table_cell(quick_results):
     table = (out / "table.md").read_text()
     for task in TASKS.values():
         row = next(line for line in table.splitlines() if line.startswith(f"| {task.title} |"))
-        assert row.count("<br>paper ") == 6 and "not run" not in row and "paper –" not in row
+        assert row.count("<br>paper ") == 2 * len(METRICS) and "not run" not in row
+        assert row.count("<br>paper –") == 2                   # the paper has no state MSE
     assert "quick profile" in table and "fixed horizon" in table
     assert f"trained {len(TASKS)} task(s)" in first
     assert "trained 0 task(s)" in second            # the second run did no work
@@ -48,13 +49,16 @@ def test_every_run_and_table_cell(quick_results):
 
 
 @pytest.mark.slow
-def test_a_subset_run_merges_into_the_summary(quick_results, repo, tmp_path):
+def test_a_subset_run_merges_and_redraws_missing_figures(quick_results, repo):
     out = quick_results[0]
     before = json.loads((out / "results.json").read_text())
+    (out / "figures" / "spring-phase-seed0.png").unlink()
     log = reproduce(repo, "--out", str(out), "--tasks", "spring", "--seeds", "0", "0")
     assert "trained 0 task(s)" in log
     assert json.loads((out / "results.json").read_text()) == before     # nothing dropped
-    assert "Three body" in (out / "table.md").read_text()
+    table = (out / "table.md").read_text()
+    assert "Three body" in table and "(seeds" not in table              # seed 0 counted once
+    assert (out / "figures" / "spring-phase-seed0.png").exists()        # a missing figure is redrawn
 
 
 @pytest.mark.slow
@@ -77,7 +81,7 @@ class StubTask(Task):
 
 
 def test_table_marks_misses_uses_seed_spread_and_dashes_missing_paper_numbers():
-    metrics = ("train_loss", "test_loss", "energy_mse")
+    metrics = METRICS
     paper = {kind: {m: (1.0, 0.1) for m in metrics} for kind in ("hnn", "baseline")}
     tasks = {"spring": StubTask("spring", paper), "mine": StubTask("mine", None)}
     runs = {f"{task}-{kind}-seed{s}": {m: {"mean": 1.0 + 0.5 * s, "stderr": 0.01} for m in metrics}
@@ -86,7 +90,7 @@ def test_table_marks_misses_uses_seed_spread_and_dashes_missing_paper_numbers():
     assert "1.00e+00 ± 1.0e-02<br>paper 1.00e+00 ± 1.0e-01" in one
     assert "†" not in one.split("## Table 1")[1]
     mine = next(line for line in one.splitlines() if line.startswith("| Mine |"))
-    assert mine.count("<br>paper –") == 6
+    assert mine.count("<br>paper –") == 2 * len(METRICS)
     two = render_tables(runs, tasks)
     assert "| Spring (seeds 0, 1) |" in two
     assert "1.25e+00 ± 3.5e-01<br>" in two                   # mean ± std over the two seeds
@@ -122,7 +126,7 @@ def test_a_new_system_is_one_folder(repo, tmp_path):
     assert sorted(results) == [f"{name}-baseline-seed0", f"{name}-hnn-seed0"]
     table = (tmp_path / "out" / "table.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| Duffing oscillator |"))
-    assert row.count("<br>paper –") == 6 and "not run" not in row and "†" not in row
+    assert row.count("<br>paper –") == 2 * len(METRICS) and "not run" not in row and "†" not in row
     assert "## Extensions" in table
     assert os.path.exists(tmp_path / "out" / "figures" / f"{name}-phase-seed0.png")
     # its own train.py trains one model too
