@@ -6,18 +6,21 @@ experiment: experiment folders declare `Task`s (see `hnn.tasks`), which `hnn.exp
 from .autoencoder import MLPAutoencoder, PixelModel, build_pixel_model
 from .checkpoint import load_checkpoint, load_state, save_checkpoint, write_json
 from .config import TrainConfig, arg, parse_config
-from .integrate import RK4, Euler, odeint, solve_ivp_reference
+from .integrate import (RK4, ConvergenceError, Euler, ImplicitMidpoint, Leapfrog, SeparableField, Yoshida4,
+                        get_integrator, odeint, solve_ivp_reference, split_qp)
 from .metrics import (bootstrap_stderr, energy_distance, energy_mse, loss_summary, mean_stderr, rollout,
                       rollout_errors, summarize)
 from .mlp import MLP
-from .models import HNN, Baseline, build_model, symplectic_gradient
+from .models import HNN, Baseline, SeparableHNN, build_model, symplectic_gradient
 from .tasks import EXTENSION, TABLE_1, TABLE_2, OneDofConfig, OneDofTask, Task
 from .training import derivative_loss, fit
 
 __all__ = [
-    "MLP", "HNN", "Baseline", "build_model", "symplectic_gradient",
+    "MLP", "HNN", "Baseline", "SeparableHNN", "build_model", "symplectic_gradient",
     "MLPAutoencoder", "PixelModel", "build_pixel_model",
     "RK4", "Euler", "odeint", "solve_ivp_reference",
+    "Leapfrog", "ImplicitMidpoint", "Yoshida4", "ConvergenceError", "SeparableField", "split_qp",
+    "get_integrator",
     "fit", "derivative_loss",
     "mean_stderr", "bootstrap_stderr", "summarize", "loss_summary", "rollout", "rollout_errors",
     "energy_distance", "energy_mse",

@@ -4,24 +4,68 @@
 
 Fields are autonomous: `f` maps states `(batch, d)` to time derivatives `(batch, d)`.
 Trajectories are returned batch first: `(batch, len(t), d)`.
+
+Every integrator has `step(f, x, dt)` -> the state after one step of size `dt` (negative steps
+go backward in time), and declares its `order` and whether it is `symplectic` (preserves
+dq ^ dp for a Hamiltonian field) and `symmetric` (stepping by -dt undoes a step by dt).
+
+    integrator                 fields it accepts                 order  symplectic  symmetric
+    Euler, RK4                 any f                             1, 4   no          no
+    ImplicitMidpoint           any f                             2      yes         yes
+    Leapfrog                   a SeparableField only             2      yes         yes
+    Yoshida4(base)             what `base` accepts               4      as base     yes
+
+A `SeparableField` is the field of H(q, p) = T(p) + V(q), with states `[q..., p...]`; it is a
+plain field too, so every integrator accepts it (`SeparableHNN.field()` returns one).
 """
+import math
+
 import numpy as np
 import torch
 
 
+def split_qp(x):
+    """The halves `q, p` (each `(..., n)`) of states `x = [q..., p...]` of shape `(..., 2n)`;
+    raises ValueError if the last dimension is odd."""
+    if x.shape[-1] % 2:
+        raise ValueError(f"state must have an even last dimension [q..., p...], got shape {tuple(x.shape)}")
+    return x.chunk(2, dim=-1)
+
+
+class SeparableField:
+    """The field of a separable Hamiltonian H(q, p) = T(p) + V(q), given by its two halves.
+
+    `dq_dt(p)` = dT/dp and `dp_dt(q)` = -dV/dq each map `(batch, n)` to `(batch, n)`. Called on
+    states `x = [q, p]` of shape `(batch, 2n)`, the field returns `[dq_dt(p), dp_dt(q)]`, so any
+    integrator accepts it; `Leapfrog` needs it.
+    """
+
+    def __init__(self, dq_dt, dp_dt):
+        self.dq_dt = dq_dt
+        self.dp_dt = dp_dt
+
+    def __call__(self, x):
+        q, p = split_qp(x)
+        return torch.cat([self.dq_dt(p), self.dp_dt(q)], dim=-1)
+
+
 class Euler:
-    """Forward Euler; global error O(dt)."""
+    """Forward Euler; global error O(dt). Accepts any field."""
 
     order = 1
+    symplectic = False
+    symmetric = False
 
     def step(self, f, x, dt):
         return x + dt * f(x)
 
 
 class RK4:
-    """Classical fourth-order Runge-Kutta; global error O(dt^4)."""
+    """Classical fourth-order Runge-Kutta; global error O(dt^4). Accepts any field."""
 
     order = 4
+    symplectic = False
+    symmetric = False
 
     def step(self, f, x, dt):
         k1 = f(x)
@@ -31,12 +75,128 @@ class RK4:
         return x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
+class Leapfrog:
+    """Stormer-Verlet (kick-drift-kick) for separable H(q, p) = T(p) + V(q); global error O(dt^2).
+
+    Accepts only a `SeparableField` (e.g. `SeparableHNN.field()`): it updates q and p in turn,
+    half a kick p += dt/2 dp_dt(q), a drift q += dt dq_dt(p), and another half kick.
+    Raises TypeError for any other field.
+    """
+
+    order = 2
+    symplectic = True
+    symmetric = True
+
+    def step(self, f, x, dt):
+        if not isinstance(f, SeparableField):
+            name = getattr(f, "__qualname__", type(f).__name__)
+            raise TypeError(f"Leapfrog needs a SeparableField with dq_dt(p) and dp_dt(q), the field "
+                            f"of a separable H = T(p) + V(q) (e.g. SeparableHNN.field()), got {name}")
+        q, p = split_qp(x)
+        p = p + 0.5 * dt * f.dp_dt(q)
+        q = q + dt * f.dq_dt(p)
+        p = p + 0.5 * dt * f.dp_dt(q)
+        return torch.cat([q, p], dim=-1)
+
+
+class ConvergenceError(RuntimeError):
+    """An implicit step whose equation was not solved to its tolerance."""
+
+
+class ImplicitMidpoint:
+    """Implicit midpoint rule x1 = x0 + dt f((x0 + x1) / 2); global error O(dt^2). Accepts any field.
+
+    Symplectic for any Hamiltonian field and symmetric, both up to the solve's tolerance. Each
+    step solves for x1 by fixed-point iteration from x1 = x0 until the largest relative change
+    |x1_new - x1| / (1 + |x0|) over the batch is at most `tol` (default: 10 machine epsilons of
+    x's dtype), at most `max_iter` times. The iteration contracts when dt times f's Lipschitz
+    constant is below 2. Differentiable: under autograd the result carries the iterations' graph.
+    Raises ConvergenceError (a RuntimeError) naming the step size and the residual reached
+    rather than return an unconverged state.
+    """
+
+    order = 2
+    symplectic = True
+    symmetric = True
+
+    def __init__(self, tol=None, max_iter=100):
+        if tol is not None and not tol > 0:
+            raise ValueError(f"tol must be > 0 (or None for 10 machine epsilons), got {tol}")
+        if max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def step(self, f, x, dt):
+        tol = 10 * torch.finfo(x.dtype).eps if self.tol is None else self.tol
+        scale = 1 + x.detach().abs()
+        x1 = x
+        for iteration in range(1, self.max_iter + 1):
+            x_next = x + dt * f(0.5 * (x + x1))
+            change = (x_next - x1).detach().abs() / scale
+            residual = change.max().item() if change.numel() else 0.0
+            x1 = x_next
+            if residual <= tol:
+                return x1
+            if not math.isfinite(residual):   # diverged: more iterations cannot help
+                break
+        raise ConvergenceError(f"ImplicitMidpoint did not converge at step size dt={float(dt):.6g}: "
+                               f"residual {residual:.3e} > tol {tol:.3e} after {iteration} iterations")
+
+
+class Yoshida4:
+    """Yoshida's fourth-order "triple jump": steps of w1 dt, w0 dt, w1 dt of a symmetric
+    second-order `base`, w1 = 1 / (2 - 2^(1/3)), w0 = 1 - 2 w1 (negative); global error O(dt^4).
+
+    Accepts the fields `base` accepts (any field for ImplicitMidpoint, a SeparableField for
+    Leapfrog). Symmetric; symplectic iff `base` is. Raises ValueError for another `base`.
+    `weights` holds (w1, w0, w1).
+    """
+
+    order = 4
+    symmetric = True
+
+    def __init__(self, base):
+        if base.order != 2 or not base.symmetric:
+            raise ValueError(f"Yoshida4 composes a symmetric second-order integrator, got "
+                             f"{type(base).__name__} (order {base.order}, symmetric={base.symmetric})")
+        self.base = base
+        self.symplectic = base.symplectic
+        w1 = 1 / (2 - 2 ** (1 / 3))
+        self.weights = (w1, 1 - 2 * w1, w1)
+
+    def step(self, f, x, dt):
+        for w in self.weights:
+            x = self.base.step(f, x, w * dt)
+        return x
+
+
+_INTEGRATORS = {
+    "rk4": RK4,
+    "euler": Euler,
+    "leapfrog": Leapfrog,
+    "midpoint": ImplicitMidpoint,
+    "yoshida4": lambda: Yoshida4(ImplicitMidpoint()),
+    "yoshida4-leapfrog": lambda: Yoshida4(Leapfrog()),
+}
+
+
+def get_integrator(name="rk4"):
+    """A new integrator called `name`: "rk4", "euler", "leapfrog", "midpoint" (ImplicitMidpoint),
+    "yoshida4" (of ImplicitMidpoint, any field) or "yoshida4-leapfrog" (a SeparableField only).
+    Raises ValueError naming an unknown `name` and the choices."""
+    if name not in _INTEGRATORS:
+        raise ValueError(f"unknown integrator {name!r}; expected one of {sorted(_INTEGRATORS)}")
+    return _INTEGRATORS[name]()
+
+
 def odeint(f, x0, t, solver=None, substeps=1):
     """Integrate `dx/dt = f(x)` from `x0` (batch, d) at `t[0]` and report the state at each `t`.
 
     `t` is a 1-D grid of at least one finite point (tensor or array, need not be uniform), cast
     to x0's dtype: strictly increasing integrates forward in time, strictly decreasing backward.
-    Each interval is split into `substeps` equal steps of `solver` (RK4 by default).
+    Each interval is split into `substeps` equal steps of `solver` (RK4 by default; any
+    integrator of this module, see its docstring for the fields each accepts).
     Returns `(batch, len(t), d)`, the first point being `x0`.
     Raises TypeError if x0 is not real floating point (an integer x0 would make `t` integer), and
     ValueError for substeps < 1, an x0 that is not (batch, d) or not finite, or a bad `t`.

@@ -4,7 +4,9 @@ import math
 import numpy as np
 import torch
 
-from .integrate import odeint, solve_ivp_reference
+from .integrate import get_integrator, odeint, solve_ivp_reference
+
+SEPARABLE_INTEGRATORS = ("leapfrog", "yoshida4-leapfrog")
 
 
 def mean_stderr(dist):
@@ -45,19 +47,25 @@ def loss_summary(model, x, dx):
 def rollout(model, x0, t, substeps=10, solver="rk4", rtol=1e-9):
     """Roll a dynamics model out from `x0` (batch, d) over the grid `t`; numpy `(batch, T, d)`.
 
-    `solver="rk4"` integrates the whole batch at once in torch; `solver="scipy"` is the original
-    per-trajectory `solve_ivp` (RK45) path with tolerance `rtol`.
+    `solver` names an integrator of `hnn.integrate.get_integrator` ("rk4", the default, "leapfrog",
+    "midpoint", "yoshida4", ...), which integrates the whole batch at once in torch, with
+    `substeps` steps per interval of `t`; integrators that need a separable field ("leapfrog",
+    "yoshida4-leapfrog") take the model's `field()` (a `SeparableHNN`). `solver="scipy"` is the
+    original per-trajectory `solve_ivp` (RK45) path with tolerance `rtol`.
     Raises FloatingPointError if the rollout becomes non-finite, naming the first time this
     happens and the first trajectory it happens to then.
     """
     param = next(model.parameters())
     x0 = torch.as_tensor(x0, dtype=param.dtype, device=param.device)
-    if solver == "rk4":
-        states = odeint(model.time_derivative, x0, t, substeps=substeps).cpu().double().numpy()
-    elif solver == "scipy":
+    if solver == "scipy":
         states = solve_ivp_reference(model.time_derivative, x0, t, rtol=rtol)
     else:
-        raise ValueError(f"unknown solver {solver!r}; expected 'rk4' or 'scipy'")
+        integrator = get_integrator(solver)
+        if solver in SEPARABLE_INTEGRATORS and not hasattr(model, "field"):
+            raise TypeError(f"solver {solver!r} needs a separable model with field() "
+                            f"(a SeparableHNN), got {type(model).__name__}")
+        field = model.field() if solver in SEPARABLE_INTEGRATORS else model.time_derivative
+        states = odeint(field, x0, t, solver=integrator, substeps=substeps).cpu().double().numpy()
     bad = ~np.isfinite(states).all(axis=-1)
     if bad.any():
         k = int(bad.any(axis=0).argmax())
@@ -115,3 +123,17 @@ def rollout_errors(model, energy_fn, x0, t, true_states, *, substeps=10, solver=
 def energy_mse(model, energy_fn, x0, t, true_states, **options):
     """The energy MSE of `rollout_errors` alone: {"mean", "stderr"}."""
     return rollout_errors(model, energy_fn, x0, t, true_states, **options)["energy_mse"]
+
+
+def divergence(field, x):
+    """The divergence sum_i df_i/dx_i of a field at states `x` (batch, d); `(batch,)`.
+
+    Exact, by autograd (one backward pass per dimension); `field` maps `(batch, d)` tensors to
+    `(batch, d)` and may itself differentiate (an HNN's field does). A Hamiltonian field has
+    divergence 0 (Liouville); a dissipative HNN's is the Laplacian of its D."""
+    with torch.enable_grad():
+        x = torch.as_tensor(x).detach().requires_grad_(True)
+        f = field(x)
+        parts = [torch.autograd.grad(f[:, i].sum(), x, retain_graph=True)[0][:, i]
+                 for i in range(x.shape[1])]
+    return torch.stack(parts).sum(0).detach()

@@ -1,11 +1,12 @@
-"""Dynamics models: the Hamiltonian neural network and the baseline it is compared with.
+"""Dynamics models: the Hamiltonian neural network, its separable variant, and the baseline.
 
-Both map a batch of states `x` of shape `(batch, 2n)`, ordered `[q_1..q_n, p_1..p_n]`, to their
+All map a batch of states `x` of shape `(batch, 2n)`, ordered `[q_1..q_n, p_1..p_n]`, to their
 time derivatives `dx/dt` of the same shape through `time_derivative(x)`.
 """
 import torch
 from torch import nn
 
+from .integrate import SeparableField, split_qp
 from .mlp import MLP
 
 
@@ -56,10 +57,26 @@ class HNN(nn.Module):
 
     def time_derivative(self, x):
         """dx/dt of shape `(batch, 2n)` from Hamilton's equations (plus dissipation, if any)."""
-        field = symplectic_gradient(_gradient(self.hamiltonian, x))
+        field = self.conservative_field(x)
         if self.dissipation is not None:
-            field = field + _gradient(lambda y: self.dissipation(y).squeeze(-1), x)
+            field = field + self.dissipative_field(x)
         return field
+
+    def conservative_field(self, x):
+        """The symplectic gradient J grad H = (dH/dp, -dH/dq), `(batch, 2n)`."""
+        return symplectic_gradient(_gradient(self.hamiltonian, x))
+
+    def dissipation_function(self, x):
+        """D(x), shape `(batch,)`; only for a model built with a dissipation network."""
+        if self.dissipation is None:
+            raise TypeError("this HNN has no dissipation network")
+        return self.dissipation(x).squeeze(-1)
+
+    def dissipative_field(self, x):
+        """grad D, `(batch, 2n)`: zero for an HNN without a dissipation network."""
+        if self.dissipation is None:
+            return torch.zeros_like(x)
+        return _gradient(self.dissipation_function, x)
 
     def forward(self, x):
         return self.time_derivative(x)
@@ -79,10 +96,73 @@ class Baseline(nn.Module):
         return self.time_derivative(x)
 
 
-def build_model(input_dim, hidden_dim=200, nonlinearity="tanh", baseline=False):
-    """The paper's model for a state of size `input_dim`: an HNN, or the baseline MLP."""
+class SeparableHNN(nn.Module):
+    """HNN with a separable Hamiltonian H(q, p) = T(p) + V(q), for the Leapfrog integrator.
+
+    `kinetic_net` maps p `(batch, n)` to T `(batch, 1)`; `potential_net` maps q `(batch, n)` to
+    V `(batch, 1)`. `time_derivative(x)` is Hamilton's field of H, `(dT/dp, -dV/dq)`, computed
+    by autograd like `HNN`'s (keeping the graph when gradients are enabled, detached under
+    `torch.no_grad()`). `field()` returns it as a `SeparableField`, which every integrator
+    accepts and Leapfrog needs: `odeint(model.field(), x0, t, solver=Leapfrog())`.
+    """
+
+    def __init__(self, kinetic_net, potential_net):
+        super().__init__()
+        self.kinetic_net = kinetic_net
+        self.potential_net = potential_net
+
+    def kinetic(self, p):
+        """T(p), shape `(batch,)` for p of shape `(batch, n)`."""
+        return self.kinetic_net(p).squeeze(-1)
+
+    def potential(self, q):
+        """V(q), shape `(batch,)` for q of shape `(batch, n)`."""
+        return self.potential_net(q).squeeze(-1)
+
+    def hamiltonian(self, x):
+        """H(x) = T(p) + V(q), shape `(batch,)` for x of shape `(batch, 2n)`."""
+        q, p = split_qp(x)
+        return self.kinetic(p) + self.potential(q)
+
+    def dq_dt(self, p):
+        """dq/dt = dT/dp, `(batch, n)`."""
+        return _gradient(self.kinetic, p)
+
+    def dp_dt(self, q):
+        """dp/dt = -dV/dq, `(batch, n)`."""
+        return -_gradient(self.potential, q)
+
+    def field(self):
+        """The model's field as a `SeparableField` (for Leapfrog and any other integrator)."""
+        return SeparableField(self.dq_dt, self.dp_dt)
+
+    def time_derivative(self, x):
+        """dx/dt = [dT/dp, -dV/dq] of shape `(batch, 2n)`."""
+        return self.field()(x)
+
+    def forward(self, x):
+        return self.time_derivative(x)
+
+
+def build_model(input_dim, hidden_dim=200, nonlinearity="tanh", baseline=False, dissipative=False,
+                separable=False):
+    """The paper's model for a state of size `input_dim`: an HNN, or the baseline MLP.
+
+    `dissipative=True` gives the dissipative HNN (Sosanya & Greydanus 2022): a second MLP
+    learns D, and the field is J grad H + grad D.
+    `separable=True` gives a `SeparableHNN`, H = T(p) + V(q), with one MLP(n, hidden_dim, 1)
+    for T and then one for V, n = input_dim / 2; it excludes `baseline` and `dissipative`."""
+    if separable and (baseline or dissipative):
+        raise ValueError("a separable HNN is neither the baseline nor dissipative; "
+                         "set at most one of separable, baseline, dissipative")
     if baseline:
+        if dissipative:
+            raise ValueError("a model is either the baseline or dissipative, not both")
         return Baseline(MLP(input_dim, hidden_dim, input_dim, nonlinearity))
     if input_dim % 2:
         raise ValueError(f"an HNN needs an even input_dim ([q..., p...]), got {input_dim}")
-    return HNN(MLP(input_dim, hidden_dim, 1, nonlinearity))
+    if separable:
+        n = input_dim // 2
+        return SeparableHNN(MLP(n, hidden_dim, 1, nonlinearity), MLP(n, hidden_dim, 1, nonlinearity))
+    net = MLP(input_dim, hidden_dim, 1, nonlinearity)
+    return HNN(net, MLP(input_dim, hidden_dim, 1, nonlinearity) if dissipative else None)
