@@ -46,7 +46,7 @@ def main():
     args = parse(tasks)
     runs_dir, figures_dir = os.path.join(args.out, "runs"), os.path.join(args.out, "figures")
     jobs = [(tasks[name], seed, model) for name in args.tasks for seed in args.seeds
-            for model in ("baseline", "hnn")]
+            for model in tasks[name].models]
     trained, started = set(), time.time()
     bar = tqdm(jobs, desc="reproduce", unit="run")
     for task, seed, model in bar:

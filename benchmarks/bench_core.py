@@ -2,7 +2,7 @@
 
     python benchmarks/bench_core.py
 
-1. one full-batch training step (750 points), HNN / baseline;
+1. one full-batch training step (750 points): HNN / baseline, and D-HNN / HNN;
 2. the energy-MSE evaluation of 15 trajectories: batched torch RK4 vs the original's
    per-trajectory scipy solve_ivp (RK45, batch size 1, rtol 1e-12 and scipy's default atol, as
    the original notebook did), with both MSE values;
@@ -28,9 +28,10 @@ from hnn.tasks import to_tensors
 spring = find_tasks()["spring"]
 
 
-def step_time(baseline, steps=300, warmup=30):
+def step_time(kind, steps=300, warmup=30):
+    """Seconds per full-batch training step of the spring model `kind` (hnn, baseline, dhnn)."""
     torch.manual_seed(0)
-    model = build_model(2, 200, "tanh", baseline)
+    model = build_model(2, 200, "tanh", baseline=kind == "baseline", dissipative=kind == "dhnn")
     optimizer = Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     data = spring.dataset(spring.config())
     batch = to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu")
@@ -46,9 +47,11 @@ def step_time(baseline, steps=300, warmup=30):
 
 def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    hnn_step, base_step = step_time(False), step_time(True)
+    hnn_step, base_step, dhnn_step = step_time("hnn"), step_time("baseline"), step_time("dhnn")
     print(f"training step (750 points): HNN {hnn_step * 1e3:.2f} ms, baseline {base_step * 1e3:.2f} ms, "
           f"ratio {hnn_step / base_step:.2f}x")
+    print(f"training step (750 points): D-HNN {dhnn_step * 1e3:.2f} ms, "
+          f"{dhnn_step / hnn_step:.2f}x an HNN step")
 
     with tempfile.TemporaryDirectory() as tmp:
         spring.run(spring.config(quiet=True, total_steps=300, save_dir=tmp))

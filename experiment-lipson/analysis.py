@@ -2,6 +2,8 @@
 
     make_figures(task, save_dir, figures_dir, seed=0) -> [path of lipson-rollouts-seed{N}.png]
 
+The dissipative HNN is drawn too when its run is saved.
+
 Loads the saved `lipson-{hnn,baseline}-seed{N}.pt` runs from `save_dir`.
 """
 import os
@@ -19,7 +21,7 @@ def segment_rollouts(task, save_dir, seed=0):
     runs' metrics."""
     states, metrics = {}, {}
     dataset = None
-    for kind, (model, ckpt) in task.load_pair(save_dir, seed).items():
+    for kind, (model, ckpt) in task.load_all(save_dir, seed).items():
         config = ckpt["config"]
         if dataset is None:
             dataset = lipson.get_dataset(config["train_fraction"])
@@ -47,6 +49,6 @@ def make_figures(task, save_dir, figures_dir, seed=0):
     axes[2].set(xlabel="time since start of test segment", ylabel="H = 2.4(1 - cos q) + p²",
                 title="Energy")
     axes[0].legend(fontsize=8)
-    fig.suptitle("Real pendulum (Schmidt & Lipson): test segment, data vs baseline vs HNN")
+    fig.suptitle("Real pendulum (Schmidt & Lipson): test segment, data vs the models' rollouts")
     fig.tight_layout()
     return [save_figure(fig, os.path.join(figures_dir, f"lipson-rollouts-seed{seed}.png"))]

@@ -62,7 +62,7 @@ def kinetic_energy(x):
 def potential_energy(x):
     """-sum over pairs i<j of 1/|q_i - q_j| (each pair once) of states `(..., 4N)`, shape `(...)`.
 
-    numpy or torch. (The original summed this wrongly for more than two bodies.)"""
+    numpy or torch."""
     q, _ = positions_momenta(x)
     n = q.shape[-1]
     total = 0.0

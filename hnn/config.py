@@ -11,7 +11,7 @@ import os
 import re
 import typing
 
-MODELS = ("hnn", "baseline")
+MODELS = ("hnn", "baseline", "dhnn")
 # Fields that say where and how a run executes, not what it computes; they are left out of the
 # stored config, so changing them never makes a saved run stale.
 RUNTIME_FIELDS = ("device", "threads", "save_dir", "quiet")
@@ -36,7 +36,8 @@ class TrainConfig:
     """Settings every task shares: which model, how it is trained and where the run goes."""
 
     seed: int = arg(0, "seed of the initial weights, the minibatches and the task's random data")
-    model: str = arg("hnn", f"the model to train: {' or '.join(MODELS)}")
+    model: str = arg("hnn", "the model to train: hnn, baseline (an MLP for dx/dt) or dhnn (the "
+                            "dissipative HNN: a learned H and a learned dissipation D)")
     hidden_dim: int = arg(200, "hidden units per layer of every MLP")
     nonlinearity: str = arg("tanh", "activation of the dynamics MLP (tanh, relu, softplus, ...)")
     learn_rate: float = arg(1e-3, "Adam learning rate")

@@ -8,7 +8,8 @@ from .checkpoint import atomic_write
 from .metrics import rollout
 
 # One colour per curve kind, used by every figure: the truth (or data) and each model.
-COLORS = {"truth": "black", "data": "black", "baseline": "tab:red", "hnn": "tab:blue"}
+COLORS = {"truth": "black", "data": "black", "baseline": "tab:red", "hnn": "tab:blue",
+          "dhnn": "tab:green"}
 
 
 def pyplot():

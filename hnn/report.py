@@ -74,6 +74,24 @@ def render_table(results, tasks):
     return "\n".join(lines)
 
 
+MODEL_LABELS = {"baseline": "baseline", "hnn": "HNN", "dhnn": "D-HNN"}
+
+
+def render_model_table(results, tasks, models, metrics=METRICS):
+    """A Markdown table with a row per task and metric and a column per model (no paper
+    numbers); each row uses every seed of its task in `results`."""
+    lines = ["| Task | metric | " + " | ".join(MODEL_LABELS[m] for m in models) + " |",
+             "|" + " --- |" * (len(models) + 2)]
+    for task in tasks:
+        seeds = seeds_of(results, task.name)
+        title = task.title if len(seeds) == 1 else f"{task.title} (seeds {', '.join(map(str, seeds))})"
+        for metric in metrics:
+            cells = [cell_stats(results, task.name, model, metric, seeds) for model in models]
+            lines.append(f"| {title} | {metric.replace('_', ' ')} | " +
+                         " | ".join(fmt(c) if c else "not run" for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def energy_verdicts(results, tasks):
     """One line per task: is the HNN's energy MSE below the baseline's?"""
     lines = []
@@ -107,6 +125,11 @@ def render_tables(results, tasks, quick=False):
         rows = [task for task in shown if task.table == table]
         if rows:
             out += [f"## {table}", "", render_table(results, rows), ""]
+    friction = [task for task in shown if "dhnn" in task.models
+                and any(name.startswith(f"{task.name}-dhnn-") for name in results)]
+    if friction:
+        out += ["## Friction: baseline, HNN and dissipative HNN", "",
+                render_model_table(results, friction, ("baseline", "hnn", "dhnn")), ""]
     out += ["## Energy conservation", ""] + energy_verdicts(results, shown) + [""]
     for task in shown:
         out += task.report_lines(results, seeds_of(results, task.name))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, read_json
-from .config import TrainConfig, arg, parse_config, stored_config
+from .config import MODELS, TrainConfig, arg, parse_config, stored_config
 from .data import evaluation_states, trajectory_dataset
 from .metrics import loss_summary, rollout_errors
 from .models import build_model
@@ -47,6 +47,8 @@ class Task:
         paper: the paper's numbers, `{model: {metric: (mean, stderr)}}`, or None.
         notes: how the protocol differs from the original's, one sentence each.
         state_dim: size of a state `[q..., p...]` for the default `build`.
+        models: the models `reproduce.py` trains: baseline and HNN, and "dhnn" (the dissipative
+            HNN) where the task is about friction.
 
     Override `dataset`, `evaluate` and, where the task has them, `figures` and `report_lines`;
     a task that is not a plain dynamics model also overrides `build`, `splits`, `loss` and
@@ -54,7 +56,7 @@ class Task:
     """
 
     def __init__(self, name, title, defaults, *, table=EXTENSION, order=100, quick=None,
-                 paper=None, notes=(), state_dim=None):
+                 paper=None, notes=(), state_dim=None, models=("baseline", "hnn")):
         if "-" in name or not name:
             raise ValueError(f"task name {name!r} must be non-empty and have no hyphen")
         if table not in TABLES:
@@ -64,6 +66,11 @@ class Task:
         self.name, self.title, self.defaults, self.table, self.order = name, title, defaults, table, order
         self.quick = dict(quick or {})
         self.paper, self.notes, self.state_dim = paper, list(notes), state_dim
+        unknown = set(models) - set(MODELS)
+        if unknown or not {"baseline", "hnn"} <= set(models):
+            raise ValueError(f"task {name}: models must hold baseline and hnn, and only {MODELS}; "
+                             f"got {models}")
+        self.models = tuple(models)
         self.config(quick=True)                      # the quick profile must be a valid config
 
     def __repr__(self):
@@ -90,7 +97,8 @@ class Task:
     def build(self, config):
         """The empty model a config describes."""
         return build_model(self.state_dim, config.hidden_dim, config.nonlinearity,
-                           baseline=config.model == "baseline")
+                           baseline=config.model == "baseline",
+                           dissipative=config.model == "dhnn")
 
     def splits(self, dataset):
         """(train, test) dicts of numpy arrays, the batches `loss` takes."""
@@ -108,7 +116,7 @@ class Task:
     # What every task shares.
     def config(self, quick=False, **overrides):
         """The defaults, with the quick profile if `quick`, then `overrides`."""
-        return dataclasses.replace(self.defaults, **(self.quick if quick else {}), **overrides)
+        return dataclasses.replace(self.defaults, **{**(self.quick if quick else {}), **overrides})
 
     def run_name(self, config):
         return run_name(self.name, config.model, config.seed)
@@ -133,6 +141,9 @@ class Task:
         """Make the data, train a model, evaluate it and save the run; returns its metrics.
 
         Writes `{save_dir}/{task}-{model}-seed{N}.pt` and `.json` (see `hnn.runs`)."""
+        if config.model not in self.models:
+            raise ValueError(f"task {self.name} trains the models {', '.join(self.models)}, "
+                             f"not {config.model}")
         if config.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {config.device} was asked for, but torch sees no CUDA device")
         check_writable(config.save_dir)
@@ -183,6 +194,17 @@ class Task:
         """{"baseline": (model, ckpt), "hnn": (model, ckpt)} of one seed."""
         return {model: self.load(save_dir, model, seed) for model in ("baseline", "hnn")}
 
+    def load_all(self, save_dir, seed=0):
+        """`load_pair`, plus each other model of `self.models` whose run is saved."""
+        runs = self.load_pair(save_dir, seed)
+        for model in self.models:
+            if model not in runs and os.path.exists(self.checkpoint_path(save_dir, model, seed)):
+                runs[model] = self.load(save_dir, model, seed)
+        return runs
+
+    def checkpoint_path(self, save_dir, model, seed=0):
+        return run_paths(save_dir, run_name(self.name, model, seed))[0]
+
     def has_runs(self, save_dir, seed=0):
         """True if both the baseline and the HNN of `seed` are saved in `save_dir`."""
         return all(os.path.exists(run_paths(save_dir, run_name(self.name, model, seed))[0])
@@ -191,8 +213,9 @@ class Task:
     def save_loss_curves(self, runs_dir, figures_dir, seed=0):
         """`{figures_dir}/{task}-curves-seed{seed}.png` from the baseline and HNN runs."""
         from .plots import loss_curves_figure, save_figure
-        ckpts = {model: load_checkpoint(run_paths(runs_dir, run_name(self.name, model, seed))[0])
-                 for model in ("baseline", "hnn")}
+        ckpts = {model: load_checkpoint(self.checkpoint_path(runs_dir, model, seed))
+                 for model in self.models
+                 if model in ("baseline", "hnn") or os.path.exists(self.checkpoint_path(runs_dir, model, seed))}
         return save_figure(loss_curves_figure(ckpts, f"{self.name}: loss curves"),
                            os.path.join(figures_dir, f"{self.name}-curves-seed{seed}.png"))
 
@@ -262,7 +285,7 @@ class OneDofTask(Task):
     def figures(self, runs_dir, figures_dir, seed=0):
         """`{task}-phase-seed{seed}.png`: learned vs true H, a rollout and its energy."""
         from .plots import phase_space_figure, save_figure
-        models = {kind: model for kind, (model, _) in self.load_pair(runs_dir, seed).items()}
+        models = {kind: model for kind, (model, _) in self.load_all(runs_dir, seed).items()}
         x0 = self.evaluation_trajectories()[0][0]
         fig = phase_space_figure(self.title, self.hamiltonian, self.solution, models, x0,
                                  limit=self.plot_limit)

@@ -36,12 +36,16 @@ def quick_results(tmp_path_factory, repo):
 def test_every_run_and_table_cell(quick_results):
     out, first, second = quick_results
     results = json.loads((out / "results.json").read_text())
-    assert sorted(results) == sorted(f"{t}-{k}-seed0" for t in TASKS for k in ("baseline", "hnn"))
+    assert sorted(results) == sorted(f"{t.name}-{k}-seed0" for t in TASKS.values() for k in t.models)
     table = (out / "table.md").read_text()
     for task in TASKS.values():
         row = next(line for line in table.splitlines() if line.startswith(f"| {task.title} |"))
         assert row.count("<br>paper ") == 2 * len(METRICS) and "not run" not in row
-        assert row.count("<br>paper –") == 2                   # the paper has no state MSE
+        # the paper has no state MSE, and no numbers at all for the extensions
+        assert row.count("<br>paper –") == (2 if task.paper else 2 * len(METRICS))
+    friction = table.split("## Friction")[1].split("\n## ")[0]
+    assert all(f"| {TASKS[name].title} | energy mse |" in friction for name in ("damped", "lipson", "spring"))
+    assert "not run" not in friction
     assert "quick profile" in table and "fixed horizon" in table
     assert f"trained {len(TASKS)} task(s)" in first
     assert "trained 0 task(s)" in second            # the second run did no work
@@ -136,3 +140,19 @@ def test_a_new_system_is_one_folder(repo, tmp_path):
     assert os.path.exists(tmp_path / "runs" / f"{name}-hnn-seed1.pt")
     assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
                           text=True).stdout == status
+
+
+def test_readme_tables_are_the_committed_results(repo):
+    """Every table row of the README that shows our numbers beside the paper's (or the friction
+    table's rows) stands, to the letter, in a committed table.md."""
+    with open(os.path.join(repo, "README.md")) as f:
+        readme = f.read()
+    committed = ""
+    for path in glob.glob(os.path.join(repo, "results", "**", "table.md"), recursive=True):
+        with open(path) as f:
+            committed += f.read()
+    rows = [line for line in readme.splitlines()
+            if line.startswith("| ") and ("<br>paper" in line or re.match(r"\| [^|]+ \| [a-z ]+ mse \|", line))]
+    assert len(rows) >= 7
+    missing = [row[:60] for row in rows if row not in committed]
+    assert not missing, missing
