@@ -9,20 +9,10 @@ from hnn import HNN, build_model
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.metrics import divergence
+from known import Scalar
 
 damped = load_folder(f"{REPO_ROOT}/experiment-damped", "data")
 TASKS = find_tasks()
-
-
-class Scalar(nn.Module):
-    """A closed-form scalar function as a network with output (batch, 1)."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x).unsqueeze(-1)
 
 
 def H(x):      # a non-quadratic Hamiltonian of [q1, q2, p1, p2]

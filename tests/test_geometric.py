@@ -11,6 +11,7 @@ from torch import nn
 
 from hnn import (HNN, MLP, RK4, ConvergenceError, Euler, ImplicitMidpoint, Leapfrog, SeparableField,
                  SeparableHNN, Yoshida4, build_model, get_integrator, odeint, rollout)
+from known import Scalar
 
 F64 = torch.float64
 
@@ -57,17 +58,6 @@ def coupled_H(x):
 def coupled_field(x):
     q1, q2, p1, p2 = x.unbind(1)
     return torch.stack([p1 + 0.2 * q2, p2 + q1 ** 2 * p2, -(q1 + q1 * p2 ** 2), -(q2 + 0.2 * p1)], 1)
-
-
-class Scalar(nn.Module):
-    """A closed-form scalar function as a network: `(batch, k) -> (batch, 1)`."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x).unsqueeze(-1)
 
 
 def test_coupled_field_is_hamiltons_field_of_coupled_H():

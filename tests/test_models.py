@@ -1,20 +1,9 @@
 """HNN.time_derivative against Hamilton's equations for Hamiltonians known in closed form."""
 import pytest
 import torch
-from torch import nn
 
 from hnn import HNN, MLP, Baseline, build_model
-
-
-class KnownH(nn.Module):
-    """Wraps a closed-form H(x) as a network with output shape (batch, 1)."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x).unsqueeze(-1)
+from known import Scalar
 
 
 def spring_H(x):
@@ -54,14 +43,14 @@ CASES = {
 def test_time_derivative_is_hamiltons_equations(name):
     H, dim, exact = CASES[name]
     x = torch.randn(64, dim, dtype=torch.float64)
-    field = HNN(KnownH(H)).time_derivative(x)
+    field = HNN(Scalar(H)).time_derivative(x)
     assert field.shape == (64, dim)
     torch.testing.assert_close(field, exact(x), rtol=0, atol=1e-12)
 
 
 def test_state_order_is_q_then_p():
     # H = q1 + 5 p1 in 2 dims: dq/dt = dH/dp = 5, dp/dt = -dH/dq = -1.
-    model = HNN(KnownH(lambda x: x[:, 0] + 5 * x[:, 1]))
+    model = HNN(Scalar(lambda x: x[:, 0] + 5 * x[:, 1]))
     field = model.time_derivative(torch.zeros(3, 2, dtype=torch.float64))
     assert field.tolist() == [[5.0, -1.0]] * 3
 
@@ -112,6 +101,6 @@ def test_mlp_matches_paper_architecture():
 
 def test_dissipation_adds_a_gradient_field():
     # H = (q^2 + p^2)/2 and D = -(q^2 + p^2)/2: f = (p, -q) - (q, p), energy decays.
-    hnn = HNN(KnownH(lambda x: 0.5 * (x ** 2).sum(1)), dissipation=KnownH(lambda x: -0.5 * (x ** 2).sum(1)))
+    hnn = HNN(Scalar(lambda x: 0.5 * (x ** 2).sum(1)), dissipation=Scalar(lambda x: -0.5 * (x ** 2).sum(1)))
     x = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
     assert hnn.time_derivative(x).tolist() == [[2.0 - 1.0, -1.0 - 2.0]]
