@@ -59,6 +59,7 @@ def test_every_flag_has_help_and_a_typed_default(name):
     ("total_steps", -1, "--total-steps must be at least 0"),
     ("batch_size", -5, "--batch-size must be at least 0"),
     ("seed", 2 ** 32, "--seed must be an integer in 0"),
+    ("seed", -1, "--seed must be an integer in 0"),
     ("device", "tpu", "--device must be cpu, cuda or cuda:N"),
     ("model", "gpt", "--model must be one of hnn, baseline"),
 ])
