@@ -40,8 +40,9 @@ def test_hnn_beats_baseline_on_energy(short_runs):
         assert 0.03 < metrics["test_loss"]["mean"] < 0.05     # the input noise sets the floor
 
 
-def test_batched_rk4_and_scipy_rk45_agree_on_energy_mse(short_runs):
-    model = short_runs["hnn"][0]
+@pytest.mark.parametrize("kind", ["hnn", "baseline"])
+def test_batched_rk4_and_scipy_rk45_agree_on_energy_mse(short_runs, kind):
+    model = short_runs[kind][0]
     x0, t, truth = spring.evaluation_trajectories()
     substeps = spring.defaults.eval_substeps
     rk4 = energy_mse(model, spring.hamiltonian, x0, t, truth, solver="rk4", substeps=substeps)
