@@ -20,7 +20,7 @@ from hnn.checkpoint import read_json, write_json, write_text
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks
 from hnn.report import render_tables
-from hnn.runs import parse_run_name
+from hnn.runs import parse_run_name, run_name
 
 
 def parse(tasks):
@@ -71,8 +71,7 @@ def main():
     results = read_json(summary_path) if os.path.exists(summary_path) else {}
     results = {name: run for name, run in results.items() if parse_run_name(name)[0] in tasks}
     for task, seed, model in jobs:
-        results[task.run_name(task.config(seed=seed, model=model))] = \
-            task.read_metrics(runs_dir, model, seed)
+        results[run_name(task.name, model, seed)] = task.read_metrics(runs_dir, model, seed)
     results = dict(sorted(results.items()))
     write_json(summary_path, results)
     table = render_tables(results, tasks, quick=args.quick)

@@ -46,10 +46,10 @@ def fmt(stats):
     return f"{stats[0]:.2e} ± {stats[1]:.1e}"
 
 
-def seeds_of(results, task):
-    """The seeds with runs of the task named `task` in `results`, sorted."""
-    return sorted({seed for name, seed in ((parse_run_name(n)[0], parse_run_name(n)[2])
-                                           for n in results) if name == task})
+def seeds_of(results, task, model=None):
+    """The seeds with runs of the task named `task` (of `model`, if given) in `results`, sorted."""
+    return sorted({seed for name, kind, seed in map(parse_run_name, results)
+                   if name == task and model in (None, kind)})
 
 
 def render_table(results, tasks):
@@ -125,8 +125,7 @@ def render_tables(results, tasks, quick=False):
         rows = [task for task in shown if task.table == table]
         if rows:
             out += [f"## {table}", "", render_table(results, rows), ""]
-    friction = [task for task in shown if "dhnn" in task.models
-                and any(name.startswith(f"{task.name}-dhnn-") for name in results)]
+    friction = [task for task in shown if seeds_of(results, task.name, "dhnn")]
     if friction:
         out += ["## Friction: baseline, HNN and dissipative HNN", "",
                 render_model_table(results, friction, ("baseline", "hnn", "dhnn")), ""]

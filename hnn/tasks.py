@@ -179,7 +179,7 @@ class Task:
         """A saved run of this task: (model in eval mode on cpu, checkpoint dict).
 
         A checkpoint whose stored task, model or seed is not the one asked for raises ValueError."""
-        path = run_paths(save_dir, run_name(self.name, model, seed))[0]
+        path = self.checkpoint_path(save_dir, model, seed)
 
         def build(stored):
             held = tuple(stored.get(key) for key in ("task", "model", "seed"))
@@ -196,26 +196,26 @@ class Task:
 
     def load_all(self, save_dir, seed=0):
         """`load_pair`, plus each other model of `self.models` whose run is saved."""
-        runs = self.load_pair(save_dir, seed)
-        for model in self.models:
-            if model not in runs and os.path.exists(self.checkpoint_path(save_dir, model, seed)):
-                runs[model] = self.load(save_dir, model, seed)
-        return runs
+        return {model: self.load(save_dir, model, seed) for model in self.shown_models(save_dir, seed)}
+
+    def shown_models(self, save_dir, seed=0):
+        """Baseline and HNN, then each other model of `self.models` whose run is saved."""
+        return [model for model in self.models if model in ("baseline", "hnn")
+                or os.path.exists(self.checkpoint_path(save_dir, model, seed))]
 
     def checkpoint_path(self, save_dir, model, seed=0):
         return run_paths(save_dir, run_name(self.name, model, seed))[0]
 
     def has_runs(self, save_dir, seed=0):
         """True if both the baseline and the HNN of `seed` are saved in `save_dir`."""
-        return all(os.path.exists(run_paths(save_dir, run_name(self.name, model, seed))[0])
+        return all(os.path.exists(self.checkpoint_path(save_dir, model, seed))
                    for model in ("baseline", "hnn"))
 
     def save_loss_curves(self, runs_dir, figures_dir, seed=0):
-        """`{figures_dir}/{task}-curves-seed{seed}.png` from the baseline and HNN runs."""
+        """`{figures_dir}/{task}-curves-seed{seed}.png` from the saved runs of `shown_models`."""
         from .plots import loss_curves_figure, save_figure
         ckpts = {model: load_checkpoint(self.checkpoint_path(runs_dir, model, seed))
-                 for model in self.models
-                 if model in ("baseline", "hnn") or os.path.exists(self.checkpoint_path(runs_dir, model, seed))}
+                 for model in self.shown_models(runs_dir, seed)}
         return save_figure(loss_curves_figure(ckpts, f"{self.name}: loss curves"),
                            os.path.join(figures_dir, f"{self.name}-curves-seed{seed}.png"))
 
