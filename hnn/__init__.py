@@ -2,7 +2,16 @@
 
 States are vectors `[q_1..q_n, p_1..p_n]`; batches are `(batch, 2n)`. The library knows no
 experiment: experiment folders declare `Task`s (see `hnn.tasks`), which `hnn.experiments` finds.
+
+Importing `hnn` turns on MKL's conditional numerical reproducibility (`MKL_CBWR=AUTO`, fixed
+thread count) unless the environment already sets it, so that one command gives the same bits in
+every run; it takes effect if no MKL routine has run yet in the process.
 """
+import os
+
+os.environ.setdefault("MKL_CBWR", "AUTO")
+os.environ.setdefault("MKL_DYNAMIC", "FALSE")
+
 from .autoencoder import MLPAutoencoder, PixelModel, build_pixel_model
 from .checkpoint import load_checkpoint, load_state, save_checkpoint, write_json
 from .config import TrainConfig, arg, parse_config
