@@ -4,23 +4,26 @@
     python reproduce.py --seeds 0 1 2 3 4    # five seeds: cells become mean ± std over seeds
     python reproduce.py --tasks spring pend  # a subset
     python reproduce.py --quick              # tiny profile for smoke checks (results/quick)
+    python reproduce.py --jobs 1             # one run at a time, in this process
+    python reproduce.py --cluster auto       # the runs as Ray tasks on a running Ray cluster
 
 The tasks are those the experiment folders declare (`experiment-*/` here and in the directories
-of `$HNN_EXPERIMENTS`). Each task x seed x {baseline, HNN} is trained in this process by
-`task.run(config)`; a run already saved with the same settings is skipped (--force retrains).
-Writes results.json (merged with the runs already listed there), table.md and figures/ under --out.
+of `$HNN_EXPERIMENTS`). Each task x seed x model is one run, trained by `task.run(config)` with
+`--threads` torch threads (default 1), `--jobs` runs at a time (default: cores / threads); a run
+already saved with the same settings is skipped (--force retrains). Where a run is scheduled
+never changes its numbers (see `hnn.sweep`). Writes results.json (merged with the runs already
+listed there), table.md and figures/ under --out.
 """
 import argparse
 import os
 import time
 
-from tqdm import tqdm
-
 from hnn.checkpoint import read_json, write_json, write_text
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks
 from hnn.report import render_tables
-from hnn.runs import parse_run_name, run_name
+from hnn.runs import parse_run_name
+from hnn.sweep import Options, Run, default_jobs, make_executor, run_all
 
 
 def parse(tasks):
@@ -30,11 +33,22 @@ def parse(tasks):
     parser.add_argument("--quick", action="store_true", help="few steps and small data")
     parser.add_argument("--force", action="store_true", help="retrain runs that are up to date")
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: one per core)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads per run (0: torch's default); the committed numbers use 1")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="runs at once in local processes (default: cores // threads)")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS",
+                        help="run on Ray: a cluster address (auto, ray://host:10001) or `local`")
     parser.add_argument("--out", default=None, help="results folder (default results, or results/quick)")
     args = parser.parse_args()
     args.tasks = list(dict.fromkeys(args.tasks))
     args.seeds = list(dict.fromkeys(args.seeds))
+    if args.threads < 0:
+        parser.error(f"--threads must be at least 0, got {args.threads}")
+    if args.jobs is None:
+        args.jobs = default_jobs(args.threads)
+    elif args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.out is None:
         args.out = os.path.join(REPO_ROOT, "results", "quick") if args.quick else \
             os.path.join(REPO_ROOT, "results")
@@ -45,17 +59,27 @@ def main():
     tasks = find_tasks()
     args = parse(tasks)
     runs_dir, figures_dir = os.path.join(args.out, "runs"), os.path.join(args.out, "figures")
-    jobs = [(tasks[name], seed, model) for name in args.tasks for seed in args.seeds
+    summary_path = os.path.join(args.out, "results.json")
+    previous = read_json(summary_path) if os.path.exists(summary_path) else {}
+    runs = [Run(name, model, seed) for name in args.tasks for seed in args.seeds
             for model in tasks[name].models]
-    trained, started = set(), time.time()
-    bar = tqdm(jobs, desc="reproduce", unit="run")
-    for task, seed, model in bar:
-        bar.set_postfix_str(f"{task.name} {model} seed {seed}")
-        config = task.config(quick=args.quick, seed=seed, model=model, save_dir=runs_dir,
-                             device=args.device, threads=args.threads, quiet=True)
-        if args.force or not task.is_up_to_date(config):
-            task.run(config)
-            trained.add(task.name)
+    options = Options(quick=args.quick, device=args.device, threads=args.threads)
+    started = time.time()
+    todo = [run for run in runs
+            if args.force or not tasks[run.task].is_up_to_date(options.config(tasks[run.task], run, runs_dir))]
+    # Longest first, by the wall time results.json last recorded for the task and model.
+    recorded = {parse_run_name(name)[:2]: metrics.get("wall_time_s", 0.0) for name, metrics in previous.items()}
+    todo.sort(key=lambda run: -recorded.get((run.task, run.model), float("inf")))
+    print(f"{len(runs) - len(todo)} of {len(runs)} runs are up to date; training {len(todo)} "
+          f"({'Ray cluster ' + args.cluster if args.cluster else f'{args.jobs} at a time'}, "
+          f"{args.threads or 'default'} thread(s) each)")
+    if todo:
+        executor = make_executor(args.jobs, args.cluster, options)
+        try:
+            run_all(todo, runs_dir, options, executor)
+        finally:
+            executor.close()
+    trained = {run.task for run in todo}
 
     seed = args.seeds[0]
     for name in args.tasks:
@@ -67,11 +91,9 @@ def main():
             paths.append(tasks[name].save_loss_curves(runs_dir, figures_dir, seed))
             write_text(stamp, "\n".join(paths) + "\n")
 
-    summary_path = os.path.join(args.out, "results.json")
-    results = read_json(summary_path) if os.path.exists(summary_path) else {}
-    results = {name: run for name, run in results.items() if parse_run_name(name)[0] in tasks}
-    for task, seed, model in jobs:
-        results[run_name(task.name, model, seed)] = task.read_metrics(runs_dir, model, seed)
+    results = {name: run for name, run in previous.items() if parse_run_name(name)[0] in tasks}
+    for run in runs:
+        results[run.name] = tasks[run.task].read_metrics(runs_dir, run.model, run.seed)
     results = dict(sorted(results.items()))
     write_json(summary_path, results)
     table = render_tables(results, tasks, quick=args.quick)

@@ -37,7 +37,7 @@ class DampedTask(OneDofTask):
         grid = torch.as_tensor(grid_states(), dtype=param.dtype, device=param.device)
         metrics["divergence"] = mean_stderr(divergence(model.time_derivative, grid))
         x0, t, _ = self.evaluation_trajectories()
-        states = rollout(model, x0, t, substeps=config.eval_substeps)
+        states = rollout(model, x0, t, substeps=config.eval_substeps, solver=config.eval_integrator)
         metrics["energy_decay_rate"] = mean_stderr(data.decay_rate(t, data.hamiltonian(states)))
         return metrics
 

@@ -47,7 +47,7 @@ class LipsonTask(Task):
     def evaluate(self, model, dataset, config):
         x0, t, truth = data.evaluation_segment(dataset)
         return rollout_errors(model, data.hamiltonian, x0, t, truth,
-                              substeps=config.eval_substeps, over="time")
+                              substeps=config.eval_substeps, solver=config.eval_integrator, over="time")
 
     def figures(self, runs_dir, figures_dir, seed=0):
         from . import analysis
@@ -72,4 +72,4 @@ class LipsonTask(Task):
 
 
 TASKS = [LipsonTask("lipson", "Real pendulum", DEFAULTS, table=TABLE_1, order=3, quick=QUICK,
-                    paper=PAPER, state_dim=2, models=("baseline", "hnn", "dhnn"))]
+                    paper=PAPER, state_dim=2, models=("baseline", "hnn", "dhnn", "shnn"))]

@@ -70,7 +70,8 @@ class OrbitTask(Task):
 
     def evaluate(self, model, dataset, config):
         x0, t, truth = self.evaluation_orbits(config)
-        return rollout_errors(model, data.total_energy, x0, t, truth, substeps=config.eval_substeps)
+        return rollout_errors(model, data.total_energy, x0, t, truth, substeps=config.eval_substeps,
+                              solver=config.eval_integrator)
 
     def figures(self, runs_dir, figures_dir, seed=0):
         from . import analysis
@@ -79,7 +80,7 @@ class OrbitTask(Task):
 
 TASKS = [
     OrbitTask("2body", "Two body", TWO_BODY, bodies=2, table=TABLE_1, order=4, quick=QUICK,
-              paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY),
+              paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY, models=("baseline", "hnn", "shnn")),
     OrbitTask("3body", "Three body", THREE_BODY, bodies=3, table=TABLE_2, order=6, quick=QUICK,
-              paper=PAPER_THREE_BODY, notes=NOTES_THREE_BODY),
+              paper=PAPER_THREE_BODY, notes=NOTES_THREE_BODY, models=("baseline", "hnn", "shnn")),
 ]

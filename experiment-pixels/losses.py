@@ -66,13 +66,13 @@ def fit_latent_map(z, coords):
 
 
 def latent_rollout_errors(model, energy_fn, train_x, train_coords, observations, t, true_coords,
-                          substeps=10, groups=5):
+                          substeps=10, groups=5, solver="rk4"):
     """Energy MSE and state MSE of a pixel model along one rollout, as in the paper's pixel
     experiment.
 
     An affine map from the model's latent space to physical coordinates is fitted on the
     encoded `train_x` (N, input_dim) against `train_coords` (N, m). The model is rolled out from
-    the first of `observations` (T, input_dim) over `t` (T,). Energy: the rollout mapped to
+    the first of `observations` (T, input_dim) over `t` (T,) by `solver` (see `hnn.rollout`). Energy: the rollout mapped to
     coordinates against `true_coords` (T, m), distance (E_true - E_model)^2 per time point.
     State: the decoded rollout against `observations`, the mean squared pixel error per time
     point (the task has no true latent state; the pixels are what is observed). Returns
@@ -82,7 +82,8 @@ def latent_rollout_errors(model, energy_fn, train_x, train_coords, observations,
         raise ValueError(f"observations and true_coords must have len(t) = {len(t)} rows; got "
                          f"{np.shape(observations)} and {np.shape(true_coords)}")
     weight, bias = fit_latent_map(encode_numpy(model, train_x), train_coords)
-    latents = rollout(model.dynamics, encode_numpy(model, observations[:1]), t, substeps=substeps)
+    latents = rollout(model.dynamics, encode_numpy(model, observations[:1]), t, substeps=substeps,
+                      solver=solver)
     model_coords = latents[0] @ weight + bias
     energy = (energy_fn(np.asarray(true_coords)) - energy_fn(model_coords)) ** 2
     pixels = ((decode_numpy(model, latents[0]) - np.asarray(observations, dtype=np.float64)) ** 2)

@@ -82,7 +82,7 @@ class PixelTask(Task):
         eval_x, eval_coords = data.evaluation_trajectory(config.render_size)
         return latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x,
                                      evaluation_grid(len(eval_x)), eval_coords,
-                                     substeps=config.eval_substeps)
+                                     substeps=config.eval_substeps, solver=config.eval_integrator)
 
     def figures(self, runs_dir, figures_dir, seed=0):
         from . import analysis

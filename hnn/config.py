@@ -11,10 +11,13 @@ import os
 import re
 import typing
 
-MODELS = ("hnn", "baseline", "dhnn")
-# Fields that say where and how a run executes, not what it computes; they are left out of the
-# stored config, so changing them never makes a saved run stale.
-RUNTIME_FIELDS = ("device", "threads", "save_dir", "quiet")
+from .integrate import INTEGRATORS, SEPARABLE_INTEGRATORS
+
+MODELS = ("hnn", "baseline", "dhnn", "shnn")
+# Fields that say where and how a run executes; they are left out of the stored config, so
+# changing them never makes a saved run stale. The thread count is stored: it changes the last
+# bits of the numbers (MKL splits sums by thread).
+RUNTIME_FIELDS = ("device", "save_dir", "quiet")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -36,18 +39,22 @@ class TrainConfig:
     """Settings every task shares: which model, how it is trained and where the run goes."""
 
     seed: int = arg(0, "seed of the initial weights, the minibatches and the task's random data")
-    model: str = arg("hnn", "the model to train: hnn, baseline (an MLP for dx/dt) or dhnn (the "
-                            "dissipative HNN: a learned H and a learned dissipation D)")
+    model: str = arg("hnn", "the model to train: hnn, baseline (an MLP for dx/dt), dhnn (the "
+                            "dissipative HNN: a learned H and a learned dissipation D) or shnn "
+                            "(the separable HNN: H = T(p) + V(q), two MLPs)")
     hidden_dim: int = arg(200, "hidden units per layer of every MLP")
     nonlinearity: str = arg("tanh", "activation of the dynamics MLP (tanh, relu, softplus, ...)")
     learn_rate: float = arg(1e-3, "Adam learning rate")
     weight_decay: float = arg(0.0, "Adam L2 weight decay")
     total_steps: int = arg(2000, "training steps (total_steps + 1 updates, as the original)")
     batch_size: int = arg(0, "minibatch size; 0 trains on the full batch")
-    eval_substeps: int = arg(10, "RK4 steps per output interval of the evaluation rollouts")
+    eval_substeps: int = arg(10, "integrator steps per output interval of the evaluation rollouts")
+    eval_integrator: str = arg("rk4", "integrator of the evaluation rollouts: rk4 (the paper's "
+                                      "numbers), midpoint or yoshida4 (symplectic, any H), leapfrog "
+                                      "or yoshida4-leapfrog (the separable HNN only), euler")
     device: str = arg("cpu", "torch device: cpu or cuda")
-    threads: int = arg(0, "torch CPU threads (0: torch's default, one per core); use 1 when "
-                          "other jobs share the cores")
+    threads: int = arg(1, "torch CPU threads (0: torch's default, one per core). The thread "
+                          "count changes the last bits of the numbers; the committed ones use 1")
     save_dir: str = arg(os.path.join(REPO_ROOT, "results", "runs"),
                         "folder of the run's checkpoint (.pt) and metrics (.json)")
     quiet: bool = arg(False, "no progress bar or summary")
@@ -68,6 +75,9 @@ class TrainConfig:
             ("total_steps", self.total_steps >= 0, "at least 0"),
             ("batch_size", self.batch_size >= 0, "at least 0 (0: full batch)"),
             ("eval_substeps", self.eval_substeps >= 1, "at least 1"),
+            ("eval_integrator", self.eval_integrator in INTEGRATORS, f"one of {', '.join(INTEGRATORS)}"),
+            ("eval_integrator", self.eval_integrator not in SEPARABLE_INTEGRATORS or self.model == "shnn",
+             "an integrator for any field unless --model shnn (leapfrog needs a separable H)"),
             ("threads", self.threads >= 0, "at least 0 (0: torch's default)"),
             ("device", re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
              "cpu, cuda or cuda:N"),
@@ -96,9 +106,9 @@ def add_config_flags(parser, defaults):
         if kind is bool:
             parser.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction,
                                 default=value, help=help_text)
-        elif field.name == "model":
-            parser.add_argument(_flag(field.name), choices=MODELS, default=value,
-                                help=help_text + " (default: %(default)s)")
+        elif field.name in ("model", "eval_integrator"):
+            parser.add_argument(_flag(field.name), choices=MODELS if field.name == "model" else INTEGRATORS,
+                                default=value, help=help_text + " (default: %(default)s)")
         else:
             parser.add_argument(_flag(field.name), type=kind, default=value,
                                 help=help_text + " (default: %(default)s)")
@@ -109,6 +119,7 @@ def config_parser(defaults, quick=None, description=None, epilog=None):
     and `--skip-existing`."""
     parser = argparse.ArgumentParser(description=description, epilog=epilog)
     parser.add_argument("--baseline", action="store_true", help="short for --model baseline")
+    parser.add_argument("--separable", action="store_true", help="short for --model shnn")
     parser.add_argument("--quick", action="store_true",
                         help="tiny profile for smoke runs: " + ", ".join(
                             f"{key}={value}" for key, value in (quick or {}).items()))
@@ -130,8 +141,9 @@ def parse_config(defaults, argv=None, quick=None, description=None, epilog=None)
         parser.set_defaults(**(quick or {}))
     values = vars(parser.parse_args(argv))
     options = argparse.Namespace(quick=values.pop("quick"), skip_existing=values.pop("skip_existing"))
-    if values.pop("baseline"):
-        values["model"] = "baseline"
+    for alias, model in (("baseline", "baseline"), ("separable", "shnn")):
+        if values.pop(alias):
+            values["model"] = model
     try:
         return dataclasses.replace(defaults, **values), options
     except ConfigError as err:

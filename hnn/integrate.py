@@ -181,6 +181,10 @@ _INTEGRATORS = {
 }
 
 
+INTEGRATORS = tuple(_INTEGRATORS)
+SEPARABLE_INTEGRATORS = ("leapfrog", "yoshida4-leapfrog")   # these need a SeparableField
+
+
 def get_integrator(name="rk4"):
     """A new integrator called `name`: "rk4", "euler", "leapfrog", "midpoint" (ImplicitMidpoint),
     "yoshida4" (of ImplicitMidpoint, any field) or "yoshida4-leapfrog" (a SeparableField only).

@@ -4,9 +4,8 @@ import math
 import numpy as np
 import torch
 
-from .integrate import get_integrator, odeint, solve_ivp_reference
+from .integrate import SEPARABLE_INTEGRATORS, get_integrator, odeint, solve_ivp_reference
 
-SEPARABLE_INTEGRATORS = ("leapfrog", "yoshida4-leapfrog")
 
 
 def mean_stderr(dist):

@@ -9,7 +9,7 @@ from .metrics import rollout
 
 # One colour per curve kind, used by every figure: the truth (or data) and each model.
 COLORS = {"truth": "black", "data": "black", "baseline": "tab:red", "hnn": "tab:blue",
-          "dhnn": "tab:green"}
+          "dhnn": "tab:green", "shnn": "tab:purple"}
 
 
 def pyplot():

@@ -74,7 +74,7 @@ def render_table(results, tasks):
     return "\n".join(lines)
 
 
-MODEL_LABELS = {"baseline": "baseline", "hnn": "HNN", "dhnn": "D-HNN"}
+MODEL_LABELS = {"baseline": "baseline", "hnn": "HNN", "dhnn": "D-HNN", "shnn": "separable HNN"}
 
 
 def render_model_table(results, tasks, models, metrics=METRICS):
@@ -129,6 +129,11 @@ def render_tables(results, tasks, quick=False):
     if friction:
         out += ["## Friction: baseline, HNN and dissipative HNN", "",
                 render_model_table(results, friction, ("baseline", "hnn", "dhnn")), ""]
+    separable = [task for task in shown if seeds_of(results, task.name, "shnn")]
+    if separable:
+        out += ["## Separable HNN: H = T(p) + V(q)", "",
+                render_model_table(results, separable, ("hnn", "shnn"),
+                                   ("train_loss", "test_loss", "energy_mse", "state_mse")), ""]
     out += ["## Energy conservation", ""] + energy_verdicts(results, shown) + [""]
     for task in shown:
         out += task.report_lines(results, seeds_of(results, task.name))

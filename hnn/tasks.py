@@ -47,8 +47,8 @@ class Task:
         paper: the paper's numbers, `{model: {metric: (mean, stderr)}}`, or None.
         notes: how the protocol differs from the original's, one sentence each.
         state_dim: size of a state `[q..., p...]` for the default `build`.
-        models: the models `reproduce.py` trains: baseline and HNN, and "dhnn" (the dissipative
-            HNN) where the task is about friction.
+        models: the models `reproduce.py` trains: baseline and HNN, "dhnn" (the dissipative
+            HNN) where the task is about friction, and "shnn" (the separable HNN).
 
     Override `dataset`, `evaluate` and, where the task has them, `figures` and `report_lines`;
     a task that is not a plain dynamics model also overrides `build`, `splits`, `loss` and
@@ -98,7 +98,7 @@ class Task:
         """The empty model a config describes."""
         return build_model(self.state_dim, config.hidden_dim, config.nonlinearity,
                            baseline=config.model == "baseline",
-                           dissipative=config.model == "dhnn")
+                           dissipative=config.model == "dhnn", separable=config.model == "shnn")
 
     def splits(self, dataset):
         """(train, test) dicts of numpy arrays, the batches `loss` takes."""
@@ -280,7 +280,8 @@ class OneDofTask(Task):
 
     def evaluate(self, model, dataset, config):
         x0, t, truth = self.evaluation_trajectories()
-        return rollout_errors(model, self.hamiltonian, x0, t, truth, substeps=config.eval_substeps)
+        return rollout_errors(model, self.hamiltonian, x0, t, truth, substeps=config.eval_substeps,
+                              solver=config.eval_integrator)
 
     def figures(self, runs_dir, figures_dir, seed=0):
         """`{task}-phase-seed{seed}.png`: learned vs true H, a rollout and its energy."""

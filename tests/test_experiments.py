@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from hnn.config import REPO_ROOT, ConfigError, TrainConfig, config_parser, parse_config
 from hnn.experiments import find_folders, find_tasks, load_folder, package_name
@@ -49,7 +50,8 @@ def test_every_flag_has_help_and_a_typed_default(name):
     config, options = parse_config(task.defaults, ["--quick", "--baseline", "--seed", "3"], task.quick)
     assert config == task.config(quick=True, model="baseline", seed=3) and options.quick
     assert task.stored_config(config)["task"] == name
-    assert not {"device", "threads", "save_dir", "quiet"} & set(task.stored_config(config))
+    assert not {"device", "save_dir", "quiet"} & set(task.stored_config(config))
+    assert task.stored_config(config)["threads"] == 1     # it changes the last bits
 
 
 @pytest.mark.parametrize("flag, value, message", [
@@ -152,3 +154,31 @@ def test_an_unwritable_save_dir_fails_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setattr(spring, "dataset", no_work)
     with pytest.raises(ValueError, match="save_dir .*file/runs is not a writable folder"):
         spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path / "file" / "runs")))
+
+
+def test_separable_flag_and_eval_integrator_choices():
+    spring = TASKS["spring"]
+    config, _ = parse_config(spring.defaults, ["--separable", "--eval-integrator", "leapfrog"], spring.quick)
+    assert (config.model, config.eval_integrator) == ("shnn", "leapfrog")
+    assert spring.config().eval_integrator == "rk4"          # the default keeps the paper's numbers
+    with pytest.raises(ConfigError, match="--eval-integrator must be an integrator for any field unless --model shnn"):
+        spring.config(eval_integrator="leapfrog")
+    with pytest.raises(ConfigError, match="--eval-integrator must be one of rk4, euler, leapfrog"):
+        spring.config(eval_integrator="rk45")
+    with pytest.raises(ValueError, match="task damped trains the models baseline, hnn, dhnn, not shnn"):
+        TASKS["damped"].run(TASKS["damped"].config(model="shnn", quick=True))
+
+
+@pytest.mark.parametrize("name, solver", [("spring", "yoshida4-leapfrog"), ("2body", "yoshida4")])
+def test_eval_integrator_reaches_the_task_rollouts(name, solver):
+    """A separable HNN evaluated by a fourth-order symplectic integrator and by RK4, both with
+    fine steps, gives the same energy MSE: the flag reaches the rollouts, and the integrators agree."""
+    task = TASKS[name]
+    torch.manual_seed(0)
+    config = task.config(quick=True, model="shnn", eval_substeps=8)
+    model = task.build(config).double()
+    errors = {s: task.evaluate(model, None, task.config(quick=True, model="shnn", eval_substeps=8,
+                                                        eval_integrator=s))["energy_mse"]["mean"]
+              for s in ("rk4", solver)}
+    assert errors[solver] == pytest.approx(errors["rk4"], rel=1e-4)
+    assert errors[solver] != errors["rk4"]

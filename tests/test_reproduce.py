@@ -27,9 +27,27 @@ def reproduce(repo, *args, env=None):
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory, repo):
     out = tmp_path_factory.mktemp("results")
-    first = reproduce(repo, "--out", str(out))
+    first = reproduce(repo, "--out", str(out), "--jobs", "1")
     second = reproduce(repo, "--out", str(out))
     return out, first, second
+
+
+def metrics_of(out):
+    return {name: {k: v for k, v in run.items() if k != "wall_time_s"}
+            for name, run in json.loads((out / "results.json").read_text()).items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schedule", [["--jobs", "2"], ["--cluster", "local"]], ids=" ".join)
+def test_scheduling_does_not_change_numbers(quick_results, schedule, tmp_path, repo):
+    """The quick profile in two local processes, or as Ray tasks on a local cluster (whose
+    workers get the code through Ray and send the run files back), gives the serial run's bits."""
+    if "--cluster" in schedule:
+        pytest.importorskip("ray")
+    log = reproduce(repo, "--out", str(tmp_path), *schedule)
+    assert f"trained {len(TASKS)} task(s)" in log
+    serial = metrics_of(quick_results[0])
+    assert metrics_of(tmp_path) == serial and len(serial) == sum(len(t.models) for t in TASKS.values())
 
 
 @pytest.mark.slow
