@@ -22,6 +22,7 @@ from hnn.checkpoint import read_json, write_json, write_text
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks
 from hnn.report import render_tables
+from hnn.reversal import write_study
 from hnn.runs import parse_run_name
 from hnn.sweep import Options, Run, default_jobs, make_executor, run_all
 
@@ -55,6 +56,14 @@ def parse(tasks):
     return args
 
 
+def redraw(stamp, changed, draw):
+    """Call `draw()`, which returns the paths it wrote, and list them in `stamp`, unless nothing
+    `changed` and every path the stamp lists still exists."""
+    drawn = open(stamp).read().splitlines() if os.path.exists(stamp) else []
+    if changed or not drawn or not all(map(os.path.exists, drawn)):
+        write_text(stamp, "\n".join(draw()) + "\n")
+
+
 def main():
     tasks = find_tasks()
     args = parse(tasks)
@@ -83,13 +92,15 @@ def main():
 
     seed = args.seeds[0]
     for name in args.tasks:
-        # The stamp lists the figures drawn from the current runs; redraw if one is gone.
-        stamp = os.path.join(figures_dir, f".{name}-seed{seed}.done")
-        drawn = open(stamp).read().splitlines() if os.path.exists(stamp) else []
-        if name in trained or not drawn or not all(map(os.path.exists, drawn)):
-            paths = tasks[name].figures(runs_dir, figures_dir, seed)
-            paths.append(tasks[name].save_loss_curves(runs_dir, figures_dir, seed))
-            write_text(stamp, "\n".join(paths) + "\n")
+        redraw(os.path.join(figures_dir, f".{name}-seed{seed}.done"), name in trained,
+               lambda task=tasks[name]: [*task.figures(runs_dir, figures_dir, seed),
+                                         task.save_loss_curves(runs_dir, figures_dir, seed)])
+    studied = [tasks[name] for name in args.tasks if tasks[name].time_reversal]
+    if studied:
+        print(f"time-reversal study of the {', '.join(t.name for t in studied)} HNNs (seed {seed})")
+        redraw(os.path.join(figures_dir, f".time-reversal-seed{seed}.done"),
+               any(task.name in trained for task in studied),
+               lambda: write_study(studied, runs_dir, args.out, figures_dir, seed, args.quick))
 
     results = {name: run for name, run in previous.items() if parse_run_name(name)[0] in tasks}
     for run in runs:

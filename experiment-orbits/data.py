@@ -180,12 +180,21 @@ def get_dataset(bodies, seed, trials, quiet=True, **overrides):
                   quiet=quiet)
 
 
-def evaluation_orbits(bodies, points, t_span, n=EVAL_TRAJECTORIES):
-    """The energy-MSE protocol: orbit k starts from seed k's first configuration (k = 0..n-1),
-    over `points` times in `t_span`.
+def evaluation_starts(bodies, n=EVAL_TRAJECTORIES):
+    """The energy-MSE protocol's starts `(n, 4N)`: orbit k starts from seed k's first configuration."""
+    return np.stack([initial_states(seed, bodies, 1)[0] for seed in range(n)])
 
-    Returns starts `(n, 4N)`, grid `(points,)` and true orbits `(n, points, 4N)` (rtol 1e-9)."""
-    x0 = np.stack([initial_states(seed, bodies, 1)[0] for seed in range(n)])
+
+def true_orbits(x0, t):
+    """The evaluation's true orbits `(n, T, 4N)` from starts `(n, 4N)` on the grid `t` (rtol 1e-9)."""
+    return integrate_orbits(x0, t, atol=1e-12)
+
+
+def evaluation_orbits(bodies, points, t_span, n=EVAL_TRAJECTORIES):
+    """The energy-MSE protocol: `evaluation_starts` over `points` times in `t_span`.
+
+    Returns starts `(n, 4N)`, grid `(points,)` and true orbits `(n, points, 4N)`."""
+    x0 = evaluation_starts(bodies, n)
     t = np.linspace(t_span[0], t_span[1], points)
-    return x0, t, integrate_orbits(x0, t, atol=1e-12)
+    return x0, t, true_orbits(x0, t)
 

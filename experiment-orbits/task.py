@@ -2,7 +2,7 @@
 numbers. The energy and state MSE roll the model out over 15 fresh orbits (seeds 0..14)."""
 import dataclasses
 
-from hnn import TABLE_1, TABLE_2, Task, TrainConfig, arg, rollout_errors
+from hnn import TABLE_1, TABLE_2, Reference, Task, TrainConfig, arg, rollout_errors
 
 from . import data
 
@@ -64,6 +64,11 @@ class OrbitTask(Task):
     def dataset(self, config):
         return data.get_dataset(self.bodies, config.seed, config.trials, quiet=config.quiet)
 
+    def reference(self, config):
+        dt = config.eval_t_end / (config.eval_points - 1) / config.eval_substeps
+        return Reference(data.evaluation_starts(self.bodies), data.total_energy, data.true_orbits,
+                         dt, config.eval_t_end)
+
     def evaluation_orbits(self, config, n=data.EVAL_TRAJECTORIES):
         """Starts `(n, 4N)`, times `(T,)` and true orbits `(n, T, 4N)` of the energy MSE."""
         return data.evaluation_orbits(self.bodies, config.eval_points, (0.0, config.eval_t_end), n)
@@ -80,7 +85,8 @@ class OrbitTask(Task):
 
 TASKS = [
     OrbitTask("2body", "Two body", TWO_BODY, bodies=2, table=TABLE_1, order=4, quick=QUICK,
-              paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY, models=("baseline", "hnn", "shnn")),
+              paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY, models=("baseline", "hnn", "shnn"),
+              time_reversal=True, long_horizon=100 * data.SETTINGS[2]["t_span"][1]),   # 100x the data's
     OrbitTask("3body", "Three body", THREE_BODY, bodies=3, table=TABLE_2, order=6, quick=QUICK,
               paper=PAPER_THREE_BODY, notes=NOTES_THREE_BODY, models=("baseline", "hnn", "shnn")),
 ]

@@ -23,4 +23,4 @@ TASKS = [OneDofTask(
     notes=NOTES, hamiltonian=data.hamiltonian, dynamics=data.dynamics, solution=data.solution,
     eval_solution=data.evaluation_solution, t_span=data.T_SPAN,
     points_per_unit=data.POINTS_PER_UNIT, radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION,
-    plot_limit=2.5, models=("baseline", "hnn", "shnn"))]
+    plot_limit=2.5, models=("baseline", "hnn", "shnn"), time_reversal=True)]

@@ -21,7 +21,7 @@ from .metrics import (bootstrap_stderr, energy_distance, energy_mse, loss_summar
                       rollout_errors, summarize)
 from .mlp import MLP
 from .models import HNN, Baseline, SeparableHNN, build_model, symplectic_gradient
-from .tasks import EXTENSION, TABLE_1, TABLE_2, OneDofConfig, OneDofTask, Task
+from .tasks import EXTENSION, TABLE_1, TABLE_2, OneDofConfig, OneDofTask, Reference, Task
 from .training import derivative_loss, fit
 
 __all__ = [
@@ -35,5 +35,5 @@ __all__ = [
     "energy_distance", "energy_mse",
     "save_checkpoint", "load_checkpoint", "load_state", "write_json",
     "TrainConfig", "arg", "parse_config",
-    "Task", "OneDofTask", "OneDofConfig", "TABLE_1", "TABLE_2", "EXTENSION",
+    "Task", "OneDofTask", "Reference", "OneDofConfig", "TABLE_1", "TABLE_2", "EXTENSION",
 ]

@@ -90,3 +90,58 @@ def loss_curves_figure(checkpoints, title):
     ax.set(yscale="log", xlabel="step", ylabel="loss", title=title)
     ax.legend()
     return fig
+
+
+INTEGRATOR_STYLES = {"rk4": dict(color="tab:red", marker="o"),
+                     "midpoint": dict(color="tab:blue", marker="s"),
+                     "yoshida4": dict(color="tab:green", marker="^"),
+                     "rk4_equal_cost": dict(color="tab:red"),
+                     "rk4_same_step": dict(color="tab:orange", ls=":")}
+
+
+def round_trip_figure(study, titles):
+    """The return error after N steps forward and N back against N, per task of an
+    `hnn.reversal.study` result and per integrator; `titles` maps task names to panel titles."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(study), figsize=(5 * len(study), 4), squeeze=False)
+    for ax, (name, entry) in zip(axes[0], study.items()):
+        trips = entry["round_trip"]
+        for integrator, errors in trips.items():
+            if integrator != "steps":
+                ax.plot(trips["steps"], np.maximum(errors, 1e-17), label=integrator,
+                        **INTEGRATOR_STYLES[integrator])
+        ax.set(xscale="log", yscale="log", xlabel="steps each way", ylabel="|x_back - x0| / |x0|",
+               title=f"{titles[name]} HNN, dt = {entry['dt']:.3g}")
+        ax.legend()
+    return fig
+
+
+def step_size_figure(study, titles):
+    """The energy MSE against the true energy as the step grows, per task and integrator."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(study), figsize=(5 * len(study), 4), squeeze=False)
+    for ax, (name, entry) in zip(axes[0], study.items()):
+        sizes = entry["step_size"]
+        for integrator, errors in sizes.items():
+            if integrator != "dt":
+                finite = np.isfinite(errors)
+                ax.plot(np.array(sizes["dt"])[finite], np.array(errors)[finite], label=integrator,
+                        **INTEGRATOR_STYLES[integrator])
+        ax.set(xscale="log", yscale="log", xlabel="step dt", ylabel="energy MSE",
+               title=f"{titles[name]} HNN")
+        ax.legend()
+    return fig
+
+
+def long_horizon_figure(entry, title):
+    """The learned energy's error |H(x_t) - H(x_0)| against t, for the runs of
+    `hnn.reversal.long_horizon`."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, run in entry.items():
+        ax.plot(run["t"][1:], np.maximum(run["error"][1:], 1e-17), lw=1,
+                label=f"{label} (dt {run['dt']:.3g}, {run['evaluations_per_step']:.1f} evals/step)",
+                **{k: v for k, v in INTEGRATOR_STYLES[label].items() if k != "marker"})
+    ax.set(yscale="log", xlabel="t", ylabel="|H(x_t) - H(x_0)| (learned H)", title=title)
+    ax.legend()
+    return fig

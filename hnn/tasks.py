@@ -29,6 +29,19 @@ TABLES = (TABLE_1, TABLE_2, EXTENSION)
 METRICS = ("train_loss", "test_loss", "energy_mse", "state_mse")
 
 
+@dataclasses.dataclass
+class Reference:
+    """A task's known physics. `x0`: held-out starts `(n, d)`; `energy(states)`: true energy of
+    numpy states `(..., d)`; `solution(x0, t)`: true trajectories `(n, T, d)` from numpy starts on
+    the grid `t`; `dt`: the step of the evaluation rollouts; `t_end`: their horizon."""
+
+    x0: np.ndarray
+    energy: object
+    solution: object
+    dt: float
+    t_end: float
+
+
 def to_tensors(arrays, device, dtype=torch.float32):
     """numpy arrays -> tensors on `device`, same keys."""
     return {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in arrays.items()}
@@ -49,6 +62,8 @@ class Task:
         state_dim: size of a state `[q..., p...]` for the default `build`.
         models: the models `reproduce.py` trains: baseline and HNN, "dhnn" (the dissipative
             HNN) where the task is about friction, and "shnn" (the separable HNN).
+        time_reversal: whether the time-reversal study (`hnn.reversal`) takes this task's HNN;
+            it needs `reference`. long_horizon: the end time of its long-horizon rollouts, if any.
 
     Override `dataset`, `evaluate` and, where the task has them, `figures` and `report_lines`;
     a task that is not a plain dynamics model also overrides `build`, `splits`, `loss` and
@@ -56,7 +71,8 @@ class Task:
     """
 
     def __init__(self, name, title, defaults, *, table=EXTENSION, order=100, quick=None,
-                 paper=None, notes=(), state_dim=None, models=("baseline", "hnn")):
+                 paper=None, notes=(), state_dim=None, models=("baseline", "hnn"),
+                 time_reversal=False, long_horizon=None):
         if "-" in name or not name:
             raise ValueError(f"task name {name!r} must be non-empty and have no hyphen")
         if table not in TABLES:
@@ -71,6 +87,7 @@ class Task:
             raise ValueError(f"task {name}: models must hold baseline and hnn, and only {MODELS}; "
                              f"got {models}")
         self.models = tuple(models)
+        self.time_reversal, self.long_horizon = time_reversal, long_horizon
         self.config(quick=True)                      # the quick profile must be a valid config
 
     def __repr__(self):
@@ -89,6 +106,12 @@ class Task:
     def figures(self, runs_dir, figures_dir, seed=0):
         """Write the task's figures from its saved runs; returns their paths."""
         return []
+
+    def reference(self, config):
+        """The known physics behind the energy MSE, for studies beyond it (`hnn.reversal`): a
+        `Reference` of held-out starts, the true energy, the true trajectories from any starts on
+        any grid, and the evaluation rollouts' step. Tasks without a known field have none."""
+        raise NotImplementedError(f"task {self.name} declares no reference physics")
 
     def report_lines(self, results, seeds):
         """Extra Markdown lines for `table.md` about this task (none by default)."""
@@ -277,6 +300,11 @@ class OneDofTask(Task):
         """Starts `(n, 2)`, times `(T,)` and true trajectories `(n, T, 2)` of the energy MSE."""
         x0 = evaluation_states(np.random.default_rng(self.eval_seed), self.eval_trajectories)
         return x0, self.eval_t, self.eval_solution(x0, self.eval_t)
+
+    def reference(self, config):
+        x0 = self.evaluation_trajectories()[0]
+        dt = float(self.eval_t[1] - self.eval_t[0]) / config.eval_substeps
+        return Reference(x0, self.hamiltonian, self.eval_solution, dt, float(self.eval_t[-1]))
 
     def evaluate(self, model, dataset, config):
         x0, t, truth = self.evaluation_trajectories()

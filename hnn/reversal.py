@@ -1,0 +1,214 @@
+"""Time reversal and long rollouts of a learned field: tests of the paper's claim that an HNN
+"is perfectly reversible in time" and does not drift in energy.
+
+Everything here steps an integrator of `hnn.integrate` by hand with a fixed step `dt`, batched
+over starts `(batch, d)`, states `[q..., p...]`; use float64 models and starts, or roundoff
+hides what the integrators do.
+"""
+import os
+
+import numpy as np
+import torch
+
+from .checkpoint import write_json, write_text
+from .integrate import get_integrator
+
+
+class CountingField:
+    """A field that counts how often it is evaluated (once per call, whatever the batch)."""
+
+    def __init__(self, field):
+        self.field = field
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.field(x)
+
+
+def integrate(field, x0, dt, steps, integrator):
+    """`steps` steps of `integrator` (a name or an integrator) from `x0` `(batch, d)`: the final
+    state `(batch, d)`."""
+    integrator = get_integrator(integrator) if isinstance(integrator, str) else integrator
+    x = x0
+    with torch.no_grad():
+        for _ in range(steps):
+            x = integrator.step(field, x, dt)
+    return x
+
+
+def round_trip_error(field, x0, dt, steps, integrator):
+    """Relative distance `|x_back - x0| / |x0|` per start `(batch,)` after `steps` steps forward
+    with `dt` and `steps` steps back with `-dt`. Zero, up to roundoff and the solver's tolerance,
+    for a symmetric integrator."""
+    forward = integrate(field, x0, dt, steps, integrator)
+    back = integrate(field, forward, -dt, steps, integrator)
+    return ((back - x0).norm(dim=-1) / x0.norm(dim=-1)).cpu().numpy()
+
+
+def round_trip_table(field, x0, dt, step_counts, integrators):
+    """{integrator: [largest round-trip error over the starts, for each of `step_counts`]}."""
+    return {name: [float(round_trip_error(field, x0, dt, n, name).max()) for n in step_counts]
+            for name in integrators}
+
+
+def evaluations_per_step(field, x0, dt, integrator, steps=20):
+    """Field evaluations per step of `integrator` from `x0`, averaged over `steps` steps."""
+    counted = CountingField(field)
+    integrate(counted, x0, dt, steps, integrator)
+    return counted.calls / steps
+
+
+def energy_error_path(model, x0, dt, steps, integrator, every=1):
+    """The learned energy's error along a rollout: times `(steps // every + 1,)` and
+    `|H(x_t) - H(x_0)|`, the largest over the starts, at each of them."""
+    integrator = get_integrator(integrator) if isinstance(integrator, str) else integrator
+    with torch.no_grad():
+        h0 = model.hamiltonian(x0)
+        x, errors = x0, [0.0]
+        for i in range(1, steps + 1):
+            x = integrator.step(model.time_derivative, x, dt)
+            if i % every == 0:
+                errors.append(float((model.hamiltonian(x) - h0).abs().max()))
+    return dt * every * np.arange(len(errors)), np.array(errors)
+
+
+def drift_ratio(errors):
+    """Largest error over the last 10% of a path against the largest over its first 10% (its
+    first point, the start, excluded): near 1 when the error is bounded, large when it drifts."""
+    n = max(len(errors) // 10, 1)
+    return float(np.max(errors[-n:]) / np.max(errors[1:n + 1]))
+
+
+def step_size_energy_mse(model, energy_fn, x0, truth, t_end, step_sizes, integrators):
+    """{integrator: [energy MSE for each step size]}: the model rolled out from `x0` to `t_end`
+    with each step `dt` of `step_sizes`, against `truth(x0, t)` (numpy `(batch, T, d)` on the grid
+    `t = 0, dt, ..., t_end`), the distance `(E_true - E_model)^2` averaged over starts and times.
+    A rollout that blows up scores `inf`."""
+    table = {name: [] for name in integrators}
+    for dt in step_sizes:
+        steps = int(round(t_end / dt))
+        t = dt * np.arange(steps + 1)
+        true_energy = energy_fn(truth(x0.cpu().numpy(), t))
+        for name in integrators:
+            integrator = get_integrator(name)
+            x, states = x0, [x0]
+            try:
+                with torch.no_grad():
+                    for _ in range(steps):
+                        x = integrator.step(model.time_derivative, x, dt)
+                        states.append(x)
+            except RuntimeError:        # an implicit step that cannot converge at this dt
+                table[name].append(float("inf"))
+                continue
+            model_energy = energy_fn(torch.stack(states, 1).cpu().numpy())
+            mse = float(np.mean((true_energy - model_energy) ** 2))
+            table[name].append(mse if np.isfinite(mse) else float("inf"))
+    return table
+
+
+def long_horizon(model, x0, dt, t_end, points=400):
+    """The learned energy's error over [0, t_end] by the implicit midpoint rule with step `dt`,
+    and by RK4 at the same cost (field evaluations per unit time) and at the same step:
+    {name: {"dt", "evaluations_per_step", "t", "error", "drift_ratio"}}."""
+    midpoint_cost = evaluations_per_step(model.time_derivative, x0, dt, "midpoint")
+    runs = {"midpoint": ("midpoint", dt, midpoint_cost),
+            "rk4_equal_cost": ("rk4", dt * 4 / midpoint_cost, 4.0),
+            "rk4_same_step": ("rk4", dt, 4.0)}
+    out = {}
+    for label, (integrator, step, cost) in runs.items():
+        steps = int(round(t_end / step))
+        t, errors = energy_error_path(model, x0, step, steps, integrator, every=max(steps // points, 1))
+        out[label] = {"dt": step, "evaluations_per_step": cost, "t": t.tolist(),
+                      "error": errors.tolist(), "drift_ratio": drift_ratio(errors)}
+    return out
+
+
+ROUND_TRIP_STEPS = (10, 100, 1000, 10000)
+STUDY_INTEGRATORS = ("rk4", "midpoint", "yoshida4")
+STEP_MULTIPLES = (1, 2, 4, 8, 16)
+
+
+def study(tasks, runs_dir, seed=0, quick=False, starts=2):
+    """The time-reversal study of the HNNs of `tasks` (Task objects with a `reference`) saved
+    in `runs_dir`, in float64, from the first `starts` held-out starts of each task:
+    {task name: {"dt", "round_trip", "step_size"[, "long_horizon"]}}:
+    - round_trip: {"steps": N..., integrator: largest relative return error after N steps
+      forward and N back, for each N};
+    - step_size: {"dt": steps..., integrator: energy MSE against the true energy over the
+      evaluation horizon, for each step (multiples of the evaluation step)};
+    - long_horizon (tasks with a `long_horizon` end time): see `long_horizon`.
+    `quick` keeps the round trips to 100 steps and the long horizon to a tenth."""
+    out = {}
+    for task in tasks:
+        model = task.load(runs_dir, "hnn", seed)[0].double()
+        ref = task.reference(task.config(quick=quick))
+        x0 = torch.as_tensor(ref.x0[:starts], dtype=torch.float64)
+        steps = ROUND_TRIP_STEPS[:2] if quick else ROUND_TRIP_STEPS
+        dts = [ref.dt * m for m in STEP_MULTIPLES]
+        entry = {"dt": ref.dt,
+                 "round_trip": {"steps": list(steps), **round_trip_table(
+                     model.time_derivative, x0, ref.dt, steps, STUDY_INTEGRATORS)},
+                 "step_size": {"dt": dts, **step_size_energy_mse(
+                     model, ref.energy, x0, ref.solution, ref.t_end, dts, STUDY_INTEGRATORS)}}
+        if task.long_horizon:
+            entry["long_horizon"] = long_horizon(model, x0, ref.dt, task.long_horizon / (10 if quick else 1))
+        out[task.name] = entry
+    return out
+
+
+def markdown(numbers, titles):
+    """The tables of a `study` result in Markdown; `titles` maps task names to row titles."""
+    lines = ["Round trip: the largest relative return error |x_back - x0| / |x0| after N steps "
+             "forward and N back (float64).", "",
+             "| Task | dt | integrator | " + " | ".join(f"N = {n}" for n in next(iter(numbers.values()))["round_trip"]["steps"]) + " |",
+             "|" + " --- |" * (3 + len(next(iter(numbers.values()))["round_trip"]["steps"]))]
+    for name, entry in numbers.items():
+        for integrator, errors in entry["round_trip"].items():
+            if integrator != "steps":
+                lines.append(f"| {titles[name]} | {entry['dt']:.3g} | {integrator} | " +
+                             " | ".join(f"{e:.1e}" for e in errors) + " |")
+    lines += ["", "Step size: the energy MSE against the true energy over the evaluation horizon "
+              "(inf: the rollout blew up or an implicit step did not converge).", "",
+              "| Task | integrator | " + " | ".join(f"dt = {dt:.3g}" for dt in next(iter(numbers.values()))["step_size"]["dt"]) + " |",
+              "|" + " --- |" * (2 + len(STEP_MULTIPLES))]
+    for name, entry in numbers.items():
+        for integrator, errors in entry["step_size"].items():
+            if integrator != "dt":
+                lines.append(f"| {titles[name]} | {integrator} | " + " | ".join(f"{e:.2e}" for e in errors) + " |")
+    for name, entry in numbers.items():
+        if "long_horizon" in entry:
+            runs = entry["long_horizon"]
+            t_end = runs["midpoint"]["t"][-1]
+            lines += ["", f"Long horizon, {titles[name]} HNN over t in [0, {t_end:.0f}]: the learned "
+                      "energy's error |H(x_t) - H(x_0)|, largest over the starts.", "",
+                      "| rollout | dt | field evaluations per unit time | max error, first 10% | "
+                      "max error, last 10% | last / first |", "| --- | --- | --- | --- | --- | --- |"]
+            for label, run in runs.items():
+                errors = np.array(run["error"])
+                n = max(len(errors) // 10, 1)
+                lines.append(f"| {label} | {run['dt']:.3g} | {run['evaluations_per_step'] / run['dt']:.0f} | "
+                             f"{errors[1:n + 1].max():.2e} | {errors[-n:].max():.2e} | {run['drift_ratio']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_study(tasks, runs_dir, out_dir, figures_dir, seed=0, quick=False):
+    """Run `study` and write `{out_dir}/time-reversal.json`, its tables `time-reversal.md` and
+    its figures (`time-reversal-{round-trip,step-size,long-horizon-NAME}.png` in `figures_dir`);
+    returns the paths."""
+    from .plots import long_horizon_figure, round_trip_figure, save_figure, step_size_figure
+    numbers = study(tasks, runs_dir, seed, quick)
+    titles = {task.name: task.title for task in tasks}
+    json_path, md_path = (os.path.join(out_dir, f"time-reversal.{ext}") for ext in ("json", "md"))
+    write_json(json_path, numbers)
+    write_text(md_path, markdown(numbers, titles))
+    paths = [json_path, md_path,
+             save_figure(round_trip_figure(numbers, titles),
+                         os.path.join(figures_dir, "time-reversal-round-trip.png")),
+             save_figure(step_size_figure(numbers, titles),
+                         os.path.join(figures_dir, "time-reversal-step-size.png"))]
+    for name, entry in numbers.items():
+        if "long_horizon" in entry:
+            paths.append(save_figure(long_horizon_figure(entry["long_horizon"], f"{titles[name]} HNN"),
+                                     os.path.join(figures_dir, f"time-reversal-long-horizon-{name}.png")))
+    return paths
