@@ -3,7 +3,10 @@
 * `pixels-compare-seed{N}.gif`: truth | baseline | HNN, each model rolled out in its latent space
   from the first observation pair of the fresh test trajectory and decoded back to pixels;
 * `pixels-add-energy-seed{N}.gif`: the HNN rollout, with its latent state pushed outward in phase
-  space halfway through; the learned H is printed under each frame;
+  space halfway through (scaled by ENERGY_PUSH about the orbit's centre; the original's notebook
+  instead integrated grad H for 1.8 time units); the learned H is printed under each frame. A
+  push outward need not raise a learned H, so `make_figures` prints H before and after it, and
+  the caption says whether it rose;
 * `pixels-latent-seed{N}.png`: the HNN's latent phase space, level sets of its H, the encoded test
   data and the rollout.
 """
@@ -80,10 +83,19 @@ def add_energy_rollout(model, x0, t, substeps=10, push=ENERGY_PUSH):
     return latents, decode_numpy(model, latents), energy
 
 
+def energy_change(energy):
+    """(mean learned H before the push, after it) of an add-energy rollout's energies `(T,)`."""
+    half = len(energy) // 2
+    return float(np.mean(energy[:half])), float(np.mean(energy[half:]))
+
+
 def add_energy_frames(decoded, energy):
-    """GIF frames of the add-energy rollout, captioned with the learned H."""
+    """GIF frames of the add-energy rollout, captioned with the learned H; after the push the
+    label says whether the learned H rose."""
     half = len(decoded) // 2
-    return [panel(frame, "HNN" if i < half else "HNN, energy added", f"H = {h:.4f}")
+    before, after = energy_change(energy)
+    label = "HNN, energy added" if after > before else "HNN, pushed (H fell)"
+    return [panel(frame, "HNN" if i < half else label, f"H = {h:.4f}")
             for i, (frame, h) in enumerate(zip(to_frames(decoded), energy))]
 
 
@@ -133,6 +145,9 @@ def make_figures(task, save_dir, figures_dir, seed=0):
     paths = [write_gif(figure("compare", "gif"), compare_frames(
         to_frames(eval_x), to_frames(baseline_decoded[0]), to_frames(hnn_decoded[0])), FRAME_MS)]
     _, pushed_decoded, energy = add_energy_rollout(hnn, eval_x[:1], t, substeps)
+    before, after = energy_change(energy)
+    print(f"pixels seed {seed}: the push moved the learned H from {before:.4f} to {after:.4f} "
+          f"({'rose' if after > before else 'FELL'})")
     paths.append(write_gif(figure("add-energy", "gif"), add_energy_frames(pushed_decoded, energy), FRAME_MS))
     dataset = pixels.get_dataset(config["seed"], config["trials"], config["timesteps"],
                                  config["render_size"], quiet=True)

@@ -48,7 +48,13 @@ NOTES = [
     "region around the pivot relative to the image size (the original's pixel indices fitted one "
     "screen), desaturated as red minus green over the rod's value and resized by area averaging. "
     "The latent rollout takes one frame per step, and the latent-to-(q, p) map is fitted per "
-    "model by least squares (the original fitted it with Adam on the HNN's encoder for both).",
+    "model by least squares (the original fitted it with Adam on the HNN's encoder for both). "
+    "The energy MSE decodes each latent state to pixels and encodes it again before the map, as "
+    "the original's analyze-pixels.ipynb did; `energy_mse_latent` maps the latent rollout "
+    "directly (this repository's earlier metric).",
+    "Pixel pendulum: each frame pair is labelled with the state (q, p) at its first frame; the "
+    "original labelled it with the state one step after the second frame. The offset shifts the "
+    "labels along the orbit and leaves the distribution of their energy unchanged.",
 ]
 
 

@@ -1,6 +1,6 @@
 """The ideal mass-spring task: the authors' settings, the paper's numbers, one extra metric."""
 from hnn import TABLE_1, OneDofConfig, OneDofTask
-from hnn.report import cell_stats, fmt
+from hnn.report import original_protocol_lines
 
 from . import data
 
@@ -35,17 +35,8 @@ class SpringTask(OneDofTask):
 
     def report_lines(self, results, seeds):
         """Our `energy_mse_original_horizon` beside the paper's numbers, made that way."""
-        ours = {model: cell_stats(results, self.name, model, "energy_mse_original_horizon", seeds)
-                for model in ("hnn", "baseline")}
-        if not all(ours.values()):
-            return []
-        ref = {model: self.paper[model]["energy_mse"] for model in ("hnn", "baseline")}
-        return [
-            "## Spring under the original's stretched horizons", "",
-            f"- Ours: HNN {fmt(ours['hnn'])}, baseline {fmt(ours['baseline'])} "
-            f"({ours['baseline'][0] / ours['hnn'][0]:.0f}x).",
-            f"- Paper: HNN {fmt(ref['hnn'])}, baseline {fmt(ref['baseline'])} "
-            f"({ref['baseline'][0] / ref['hnn'][0]:.0f}x).", ""]
+        return original_protocol_lines(self, results, seeds, "energy_mse_original_horizon",
+                                       "Spring under the original's stretched horizons")
 
 
 TASKS = [SpringTask(

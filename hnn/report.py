@@ -92,6 +92,20 @@ def render_model_table(results, tasks, models, metrics=METRICS):
     return "\n".join(lines)
 
 
+def original_protocol_lines(task, results, seeds, metric, heading):
+    """Our `metric`, the energy MSE measured the original's way, beside the paper's energy MSE:
+    Markdown lines under `heading` (none if a run lacks the metric)."""
+    ours = {model: cell_stats(results, task.name, model, metric, seeds) for model in ("hnn", "baseline")}
+    if not all(ours.values()):
+        return []
+    ref = {model: task.paper[model]["energy_mse"] for model in ("hnn", "baseline")}
+    return [f"## {heading}", "",
+            f"- Ours: HNN {fmt(ours['hnn'])}, baseline {fmt(ours['baseline'])} "
+            f"({ours['baseline'][0] / ours['hnn'][0]:.0f}x).",
+            f"- Paper: HNN {fmt(ref['hnn'])}, baseline {fmt(ref['baseline'])} "
+            f"({ref['baseline'][0] / ref['hnn'][0]:.0f}x).", ""]
+
+
 def energy_verdicts(results, tasks):
     """One line per task: is the HNN's energy MSE below the baseline's?"""
     lines = []

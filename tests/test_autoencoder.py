@@ -173,3 +173,24 @@ def test_pixel_rollout_decodes_the_latent_trajectory():
     assert latents.shape == (1, 9, 2) and decoded.shape == (1, 9, 3)
     np.testing.assert_allclose(latents[0, :, 0], 2 * np.sin(t), atol=1e-6)
     assert np.all(decoded == 0)
+
+
+class DoublingDecoder(SliceAutoencoder):
+    """Stub: z = the first two inputs, decoded as 2 z, so decode-then-encode doubles z."""
+
+    def decode(self, z):
+        return 2 * z
+
+
+def test_pixel_energy_goes_through_the_pixels_and_the_map_comes_from_training_data():
+    t = np.linspace(0, 10, 50)
+    truth = np.stack([np.cos(t), -np.sin(t)], axis=-1)            # energy 1
+    train_x = np.random.default_rng(0).normal(size=(20, 2))
+    doubling = PixelModel(DoublingDecoder(2), HNN(Quadratic()))
+    result = latent_rollout_errors(doubling, _energy, train_x, train_x, truth, t, truth, substeps=10)
+    assert result["energy_mse_latent"]["mean"] < 1e-12             # the latent orbit is exact
+    assert result["energy_mse"]["mean"] == pytest.approx((4 - 1) ** 2, rel=1e-9)   # recoded: 2 z
+    # the latent map is fitted on the training pairs (coordinates 3 z), not on the evaluation
+    exact = PixelModel(IdentityAutoencoder(2), HNN(Quadratic()))
+    result = latent_rollout_errors(exact, _energy, train_x, 3 * train_x, truth, t, truth, substeps=10)
+    assert result["energy_mse_latent"]["mean"] == pytest.approx((9 - 1) ** 2, rel=1e-9)

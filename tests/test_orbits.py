@@ -169,3 +169,13 @@ def test_figures_for_both_tasks(quick_runs, tmp_path):
     gif = iio.imread(tmp_path / "figures" / "3body-orbits-seed0.gif", index=None)
     assert gif.shape[0] == 50                  # one frame per point of the quick 50-point orbit
     assert gif[0].std() > 0 and not np.array_equal(gif[0], gif[-1])
+
+
+def test_three_body_settings_are_the_originals():
+    """experiment-3body/train.py: 5000 trials, batch 600, 10000 steps, weight decay 1e-4;
+    analyze-3body.ipynb: energy over t in [0, 3] with 500 points (paper-settings.md)."""
+    config = TASKS["3body"].config()
+    assert (config.trials, config.batch_size, config.total_steps, config.weight_decay) == (5000, 600, 10000, 1e-4)
+    assert (config.eval_t_end, config.eval_points) == (3.0, 500)
+    ref = TASKS["3body"].reference(config)
+    assert ref.t_end == 3.0 and ref.dt == pytest.approx(3.0 / 499) and ref.x0.shape == (15, 12)

@@ -198,3 +198,12 @@ def test_add_energy_rollout_pushes_outward_halfway_and_keeps_the_energy():
     assert latents.shape == (40, 2) and decoded.shape == (40, 3)
     np.testing.assert_allclose(energy[:20], 2.0, rtol=1e-6)                       # r = 2
     np.testing.assert_allclose(energy[20:], 2.0 * analysis.ENERGY_PUSH ** 2, rtol=1e-6)
+
+
+def test_add_energy_caption_says_whether_the_learned_energy_rose():
+    frames = np.zeros((4, 2 * 28 * 28))
+    assert analysis.energy_change(np.array([1.0, 1.0, 2.0, 2.0])) == (1.0, 2.0)
+    rose = analysis.add_energy_frames(frames, np.array([1.0, 1.0, 2.0, 2.0]))
+    fell = analysis.add_energy_frames(frames, np.array([3.0, 3.0, 2.0, 2.0]))
+    # frame 3 shows the same frame and the same H = 2; only the label differs
+    assert len(rose) == 4 and not np.array_equal(np.asarray(rose[3]), np.asarray(fell[3]))

@@ -24,6 +24,7 @@ def pendulum_truth(x0, t):
     return np.stack([solve_ivp(rhs, (t[0], t[-1]), x, t_eval=t, rtol=1e-12, atol=1e-12).y.T for x in x0])
 
 
+@pytest.mark.slow
 def test_symmetric_integrators_return_and_rk4_does_not():
     errors = reversal.round_trip_table(PENDULUM.time_derivative, X0, 0.1, [200], ["rk4", "midpoint", "yoshida4"])
     assert errors["midpoint"][0] < 1e-12 and errors["yoshida4"][0] < 1e-12
