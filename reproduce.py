@@ -18,6 +18,8 @@ import argparse
 import os
 import time
 
+import torch
+
 from hnn.checkpoint import read_json, write_json, write_text
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks
@@ -67,6 +69,8 @@ def redraw(stamp, changed, draw):
 def main():
     tasks = find_tasks()
     args = parse(tasks)
+    if args.threads:
+        torch.set_num_threads(args.threads)     # the figures and the study in this process
     runs_dir, figures_dir = os.path.join(args.out, "runs"), os.path.join(args.out, "figures")
     summary_path = os.path.join(args.out, "results.json")
     previous = read_json(summary_path) if os.path.exists(summary_path) else {}
