@@ -99,38 +99,36 @@ INTEGRATOR_STYLES = {"rk4": dict(color="tab:red", marker="o"),
                      "rk4_same_step": dict(color="tab:orange", ls=":")}
 
 
-def round_trip_figure(study, titles):
-    """The return error after N steps forward and N back against N, per task of an
-    `hnn.reversal.study` result and per integrator; `titles` maps task names to panel titles."""
+def _per_task_panels(study, titles, key, x_key, xlabel, ylabel, title):
+    """One log-log panel per task of an `hnn.reversal.study` result: `entry[key][integrator]`
+    against `entry[key][x_key]`, a line per integrator (non-finite points left out)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(study), figsize=(5 * len(study), 4), squeeze=False)
     for ax, (name, entry) in zip(axes[0], study.items()):
-        trips = entry["round_trip"]
-        for integrator, errors in trips.items():
-            if integrator != "steps":
-                ax.plot(trips["steps"], np.maximum(errors, 1e-17), label=integrator,
+        table = entry[key]
+        for integrator, values in table.items():
+            if integrator != x_key:
+                values, x = np.array(values), np.array(table[x_key])
+                finite = np.isfinite(values)
+                ax.plot(x[finite], np.maximum(values[finite], 1e-17), label=integrator,
                         **INTEGRATOR_STYLES[integrator])
-        ax.set(xscale="log", yscale="log", xlabel="steps each way", ylabel="|x_back - x0| / |x0|",
-               title=f"{titles[name]} HNN, dt = {entry['dt']:.3g}")
+        ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title(name, entry))
         ax.legend()
     return fig
+
+
+def round_trip_figure(study, titles):
+    """The return error after N steps forward and N back against N, per task of an
+    `hnn.reversal.study` result and per integrator; `titles` maps task names to panel titles."""
+    return _per_task_panels(study, titles, "round_trip", "steps", "steps each way",
+                            "|x_back - x0| / |x0|",
+                            lambda name, entry: f"{titles[name]} HNN, dt = {entry['dt']:.3g}")
 
 
 def step_size_figure(study, titles):
     """The energy MSE against the true energy as the step grows, per task and integrator."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(study), figsize=(5 * len(study), 4), squeeze=False)
-    for ax, (name, entry) in zip(axes[0], study.items()):
-        sizes = entry["step_size"]
-        for integrator, errors in sizes.items():
-            if integrator != "dt":
-                finite = np.isfinite(errors)
-                ax.plot(np.array(sizes["dt"])[finite], np.array(errors)[finite], label=integrator,
-                        **INTEGRATOR_STYLES[integrator])
-        ax.set(xscale="log", yscale="log", xlabel="step dt", ylabel="energy MSE",
-               title=f"{titles[name]} HNN")
-        ax.legend()
-    return fig
+    return _per_task_panels(study, titles, "step_size", "dt", "step dt", "energy MSE",
+                            lambda name, entry: f"{titles[name]} HNN")
 
 
 def long_horizon_figure(entry, title):
