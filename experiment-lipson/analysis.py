@@ -1,6 +1,7 @@
 """Figures for the real pendulum: data vs baseline vs HNN over the test segment.
 
-    make_figures(task, save_dir, figures_dir, seed=0) -> [path of lipson-rollouts-seed{N}.png]
+    make_figures(task, save_dir, figures_dir, seed=0)
+        -> [paths of lipson-rollouts-seed{N}.png and lipson-field-seed{N}.png]
 
 The dissipative HNN is drawn too when its run is saved.
 
@@ -8,8 +9,10 @@ Loads the saved `lipson-{hnn,baseline}-seed{N}.pt` runs from `save_dir`.
 """
 import os
 
+import numpy as np
+
 from hnn.metrics import rollout
-from hnn.plots import COLORS, pyplot, save_figure
+from hnn.plots import COLORS, pyplot, save_figure, vector_field_figure
 
 from . import data as lipson
 
@@ -17,11 +20,12 @@ from . import data as lipson
 def segment_rollouts(task, save_dir, seed=0):
     """Roll both saved models out over the test segment from its first point.
 
-    Returns `t` (110,), a dict of states `(110, 2)` for "data", "baseline" and "hnn", and the two
-    runs' metrics."""
-    states, metrics = {}, {}
+    Returns `t` (110,), a dict of states `(110, 2)` for "data", "baseline" and "hnn", the runs'
+    metrics, the loaded models and the dataset."""
+    states, metrics, models = {}, {}, {}
     dataset = None
     for kind, (model, ckpt) in task.load_all(save_dir, seed).items():
+        models[kind] = model
         config = ckpt["config"]
         if dataset is None:
             dataset = lipson.get_dataset(config["train_fraction"])
@@ -29,13 +33,13 @@ def segment_rollouts(task, save_dir, seed=0):
             states["data"] = truth[0]
         states[kind] = rollout(model, x0, t, substeps=config["eval_substeps"])[0]
         metrics[kind] = ckpt["metrics"]
-    return t, states, metrics
+    return t, states, metrics, models, dataset
 
 
 def make_figures(task, save_dir, figures_dir, seed=0):
     """Angle, phase portrait and energy H = 2.4 (1 - cos q) + p^2 over the test segment, for the
     data and both models' rollouts. Returns the list of written paths."""
-    t, states, metrics = segment_rollouts(task, save_dir, seed)
+    t, states, metrics, models, dataset = segment_rollouts(task, save_dir, seed)
     fig, axes = pyplot().subplots(1, 3, figsize=(13, 3.8))
     for name, x in states.items():
         label = name if name == "data" else (
@@ -51,4 +55,9 @@ def make_figures(task, save_dir, figures_dir, seed=0):
     axes[0].legend(fontsize=8)
     fig.suptitle("Real pendulum (Schmidt & Lipson): test segment, data vs the models' rollouts")
     fig.tight_layout()
-    return [save_figure(fig, os.path.join(figures_dir, f"lipson-rollouts-seed{seed}.png"))]
+    field = vector_field_figure("Real pendulum: dx/dt, measured (every 4th training point) and learned",
+                                (dataset["x"][::4], dataset["dx"][::4]),
+                                {k: models[k] for k in ("baseline", "hnn")},
+                                limit=float(np.abs(dataset["x"]).max()))
+    return [save_figure(fig, os.path.join(figures_dir, f"lipson-rollouts-seed{seed}.png")),
+            save_figure(field, os.path.join(figures_dir, f"lipson-field-seed{seed}.png"))]

@@ -143,3 +143,26 @@ def long_horizon_figure(entry, title):
     ax.set(yscale="log", xlabel="t", ylabel="|H(x_t) - H(x_0)| (learned H)", title=title)
     ax.legend()
     return fig
+
+
+@torch.no_grad()
+def vector_field_figure(title, truth, models, limit, n=15):
+    """The paper's Figure 2 panels: the field dx/dt over phase space `[q, p]`, one quiver panel
+    for the truth and one per model of `models` (label -> loaded model). `truth` is a field
+    (numpy `(N, 2)` -> `(N, 2)`) evaluated on an `n x n` grid on [-limit, limit]^2, or a pair of
+    arrays `(x, dx)`, observed states and derivatives drawn as they are (real data)."""
+    plt = pyplot()
+    Q, P, states = grid(limit, n)
+    panels = {"truth": (states, truth(states))} if callable(truth) else {"data": truth}
+    for label, model in models.items():
+        param = next(model.parameters(), None)
+        x = torch.as_tensor(states, dtype=torch.float32 if param is None else param.dtype)
+        panels[label] = (states, model.time_derivative(x).double().numpy())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    for ax, (label, (x, dx)) in zip(axes[0], panels.items()):
+        ax.quiver(x[:, 0], x[:, 1], dx[:, 0], dx[:, 1], color=COLORS.get(label, "black"),
+                  angles="xy", width=0.004)
+        ax.set(title=label, xlabel="q", ylabel="p", xlim=(-1.1 * limit, 1.1 * limit), ylim=(-1.1 * limit, 1.1 * limit),
+               aspect="equal")
+    fig.suptitle(title)
+    return fig

@@ -312,10 +312,14 @@ class OneDofTask(Task):
                               solver=config.eval_integrator)
 
     def figures(self, runs_dir, figures_dir, seed=0):
-        """`{task}-phase-seed{seed}.png`: learned vs true H, a rollout and its energy."""
-        from .plots import phase_space_figure, save_figure
+        """`{task}-phase-seed{seed}.png`: learned vs true H, a rollout and its energy;
+        `{task}-field-seed{seed}.png`: the true, baseline and HNN fields (the paper's Figure 2)."""
+        from .plots import phase_space_figure, save_figure, vector_field_figure
         models = {kind: model for kind, (model, _) in self.load_all(runs_dir, seed).items()}
         x0 = self.evaluation_trajectories()[0][0]
         fig = phase_space_figure(self.title, self.hamiltonian, self.solution, models, x0,
                                  limit=self.plot_limit)
-        return [save_figure(fig, os.path.join(figures_dir, f"{self.name}-phase-seed{seed}.png"))]
+        field = vector_field_figure(f"{self.title}: dx/dt", self.dynamics,
+                                    {k: models[k] for k in ("baseline", "hnn")}, self.plot_limit)
+        return [save_figure(fig, os.path.join(figures_dir, f"{self.name}-phase-seed{seed}.png")),
+                save_figure(field, os.path.join(figures_dir, f"{self.name}-field-seed{seed}.png"))]
