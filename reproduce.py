@@ -93,17 +93,18 @@ def main():
         finally:
             executor.close()
     trained = {run.task for run in todo}
+    retrained = {(run.task, run.seed) for run in todo}
 
     seed = args.seeds[0]
     for name in args.tasks:
-        redraw(os.path.join(figures_dir, f".{name}-seed{seed}.done"), name in trained,
+        redraw(os.path.join(figures_dir, f".{name}-seed{seed}.done"), (name, seed) in retrained,
                lambda task=tasks[name]: [*task.figures(runs_dir, figures_dir, seed),
                                          task.save_loss_curves(runs_dir, figures_dir, seed)])
     studied = [tasks[name] for name in args.tasks if tasks[name].time_reversal]
     if studied:
         print(f"time-reversal study of the {', '.join(t.name for t in studied)} HNNs (seed {seed})")
         redraw(os.path.join(figures_dir, f".time-reversal-seed{seed}.done"),
-               any(task.name in trained for task in studied),
+               any((task.name, seed) in retrained for task in studied),
                lambda: write_study(studied, runs_dir, args.out, figures_dir, seed, args.quick))
 
     results = {name: run for name, run in previous.items() if parse_run_name(name)[0] in tasks}
