@@ -104,7 +104,7 @@ def main():
     if studied:
         print(f"time-reversal study of the {', '.join(t.name for t in studied)} HNNs (seed {seed})")
         redraw(os.path.join(figures_dir, f".time-reversal-seed{seed}.done"),
-               any((task.name, seed) in retrained for task in studied),
+               any(Run(task.name, "hnn", seed) in todo for task in studied),     # it uses the HNNs
                lambda: write_study(studied, runs_dir, args.out, figures_dir, seed, args.quick))
 
     results = {name: run for name, run in previous.items() if parse_run_name(name)[0] in tasks}
