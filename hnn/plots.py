@@ -107,7 +107,7 @@ def _per_task_panels(study, titles, key, x_key, xlabel, ylabel, title):
     for ax, (name, entry) in zip(axes[0], study.items()):
         table = entry[key]
         for integrator, values in table.items():
-            if integrator != x_key:
+            if integrator in INTEGRATOR_STYLES:
                 values, x = np.array(values), np.array(table[x_key])
                 finite = np.isfinite(values)
                 ax.plot(x[finite], np.maximum(values[finite], 1e-17), label=integrator,

@@ -46,6 +46,17 @@ def round_trip_error(field, x0, dt, steps, integrator):
     return ((back - x0).norm(dim=-1) / x0.norm(dim=-1)).cpu().numpy()
 
 
+def amplification(field, x0, dt, steps, size=1e-13, seed=0):
+    """How much the flow stretches a tiny perturbation: the largest ratio over the starts of
+    |x_N(x0 + e) - x_N(x0)| to |e| after `steps` RK4 steps, e a random direction of relative size
+    `size`. A round trip in floating point cannot return closer than about this times the
+    roundoff, however symmetric the integrator."""
+    direction = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed), dtype=x0.dtype)
+    e = size * x0.norm(dim=-1, keepdim=True) * direction / direction.norm(dim=-1, keepdim=True)
+    a, b = (integrate(field, x, dt, steps, "rk4") for x in (x0, x0 + e))
+    return float(((b - a).norm(dim=-1) / e.norm(dim=-1)).max())
+
+
 def round_trip_table(field, x0, dt, step_counts, integrators):
     """{integrator: [largest round-trip error over the starts, for each of `step_counts`]}."""
     return {name: [float(round_trip_error(field, x0, dt, n, name).max()) for n in step_counts]
@@ -134,7 +145,7 @@ def study(tasks, runs_dir, seed=0, quick=False, starts=2):
     in `runs_dir`, in float64, from the first `starts` held-out starts of each task:
     {task name: {"dt", "round_trip", "step_size"[, "long_horizon"]}}:
     - round_trip: {"steps": N..., integrator: largest relative return error after N steps
-      forward and N back, for each N};
+      forward and N back, for each N, and "amplification": see `amplification`};
     - step_size: {"dt": steps..., integrator: energy MSE against the true energy over the
       evaluation horizon, for each step (multiples of the evaluation step)};
     - long_horizon (tasks with a `long_horizon` end time): see `long_horizon`.
@@ -148,7 +159,8 @@ def study(tasks, runs_dir, seed=0, quick=False, starts=2):
         dts = [ref.dt * m for m in STEP_MULTIPLES]
         entry = {"dt": ref.dt,
                  "round_trip": {"steps": list(steps), **round_trip_table(
-                     model.time_derivative, x0, ref.dt, steps, STUDY_INTEGRATORS)},
+                     model.time_derivative, x0, ref.dt, steps, STUDY_INTEGRATORS),
+                     "amplification": [amplification(model.time_derivative, x0, ref.dt, n) for n in steps]},
                  "step_size": {"dt": dts, **step_size_energy_mse(
                      model, ref.energy, x0, ref.solution, ref.t_end, dts, STUDY_INTEGRATORS)}}
         if task.long_horizon:
@@ -160,7 +172,8 @@ def study(tasks, runs_dir, seed=0, quick=False, starts=2):
 def markdown(numbers, titles):
     """The tables of a `study` result in Markdown; `titles` maps task names to row titles."""
     lines = ["Round trip: the largest relative return error |x_back - x0| / |x0| after N steps "
-             "forward and N back (float64).", "",
+             "forward and N back (float64); amplification: how much N steps stretch a perturbation "
+             "of relative size 1e-13 (RK4), which bounds how closely any round trip can return.", "",
              "| Task | dt | integrator | " + " | ".join(f"N = {n}" for n in next(iter(numbers.values()))["round_trip"]["steps"]) + " |",
              "|" + " --- |" * (3 + len(next(iter(numbers.values()))["round_trip"]["steps"]))]
     for name, entry in numbers.items():

@@ -67,3 +67,9 @@ def test_markdown_has_a_row_per_task_and_integrator():
     text = reversal.markdown(numbers, {"pend": "Ideal pendulum"})
     assert "| Ideal pendulum | 0.1 | rk4 | 1.0e-07 |" in text
     assert "| Ideal pendulum | midpoint | inf | inf | inf | inf | inf |" in text
+
+
+def test_amplification_is_one_for_a_rotation_and_grows_for_a_saddle():
+    assert reversal.amplification(OSCILLATOR.time_derivative, X0, 0.1, 50) == pytest.approx(1.0, abs=1e-2)   # RK4 damps a little
+    saddle = HNN(Scalar(lambda x: x[:, 0] * x[:, 1])).double()      # dq/dt = q, dp/dt = -p
+    assert reversal.amplification(saddle.time_derivative, X0, 0.1, 50) > 10      # e^5 along q
