@@ -30,14 +30,24 @@ def short_runs(tmp_path_factory):
     return runs
 
 
-def test_hnn_beats_baseline_on_energy(short_runs):
-    hnn_energy = short_runs["hnn"][2]["energy_mse"]["mean"]
-    baseline_energy = short_runs["baseline"][2]["energy_mse"]["mean"]
-    assert hnn_energy < baseline_energy / 5
+def test_short_runs_learn_down_to_the_noise_floor(short_runs):
     for model, curves, metrics in short_runs.values():
         assert len(curves["train_loss"]) == 401
         assert curves["train_loss"][-1] < curves["train_loss"][0] / 2
         assert 0.03 < metrics["test_loss"]["mean"] < 0.05     # the input noise sets the floor
+
+
+@pytest.mark.slow
+def test_hnn_beats_baseline_on_energy_over_five_seeds(tmp_path):
+    """One seed's ratio is a draw (at 400 steps: 165x, 3.5x, 272x, 2.5x, 3479x for seeds 0-4);
+    the median over five seeds is what the claim is about."""
+    ratios = []
+    for seed in range(5):
+        energy = {kind: spring.run(spring.config(model=kind, seed=seed, total_steps=400, quiet=True,
+                                                 save_dir=str(tmp_path)))["energy_mse"]["mean"]
+                  for kind in ("hnn", "baseline")}
+        ratios.append(energy["baseline"] / energy["hnn"])
+    assert np.median(ratios) > 20 and sum(r > 1 for r in ratios) == 5
 
 
 @pytest.mark.parametrize("kind", ["hnn", "baseline"])
