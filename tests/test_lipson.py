@@ -92,8 +92,8 @@ def test_train_smoke_run_and_figure(tmp_path):
     assert len(ckpt["curves"]["train_loss"]) == 21
     for key in ("train_loss", "test_loss", "energy_mse"):
         assert math.isfinite(ckpt["metrics"][key]["mean"]) and ckpt["metrics"][key]["mean"] > 0
-    (path,) = TASK.figures(tmp_path, tmp_path / "figures")
-    assert path.endswith("lipson-rollouts-seed0.png")
+    path, field = TASK.figures(tmp_path, tmp_path / "figures")
+    assert path.endswith("lipson-rollouts-seed0.png") and field.endswith("lipson-field-seed0.png")
     image = iio.imread(path)
     assert image.shape[0] > 300 and image.shape[1] > 1000 and image.std() > 0
     with pytest.raises(FileNotFoundError, match=r"lipson-(hnn|baseline)-seed1\.pt"):
