@@ -14,8 +14,10 @@ from hnn.report import cell_stats, fmt
 
 from . import data
 
-# The spring's settings (Task 1), on the damped spring's data.
-DEFAULTS = OneDofConfig(samples=50, noise_std=0.1, weight_decay=1e-4, total_steps=2000,
+# The spring's settings (Task 1) but no weight decay, as the D-HNN authors trained: with the
+# spring's 1e-4 the D-HNN's learned divergence was -0.153 (five-seed mean), against -0.167 for a
+# least-squares linear field on the same data and -0.163 without weight decay.
+DEFAULTS = OneDofConfig(samples=50, noise_std=0.1, weight_decay=0.0, total_steps=2000,
                         batch_size=0, eval_substeps=2)
 QUICK = dict(total_steps=20, samples=10, eval_substeps=1)
 GRID_POINTS = 25          # per axis, as the D-HNN paper's grid
@@ -69,6 +71,7 @@ TASKS = [DampedTask(
     "damped", "Damped mass-spring", DEFAULTS, table=EXTENSION, order=10, quick=QUICK,
     models=("baseline", "hnn", "dhnn"), hamiltonian=data.hamiltonian, dynamics=data.dynamics,
     solution=data.solution, t_span=data.T_SPAN, points_per_unit=data.POINTS_PER_UNIT,
-    radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION, plot_limit=1.2,
+    radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION, plot_limit=1.2, linear=True,
     notes=["Damped mass-spring (an extension): the spring's recipe and settings on the field "
-           "dq/dt = 2p, dp/dt = -2q - 0.2p; the energy MSE is against the true, decaying energy."])]
+           "dq/dt = 2p, dp/dt = -2q - 0.2p, with no weight decay (the D-HNN authors'); the energy "
+           "MSE is against the true, decaying energy."])]

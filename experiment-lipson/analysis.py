@@ -1,11 +1,11 @@
 """Figures for the real pendulum: data vs baseline vs HNN over the test segment.
 
     make_figures(task, save_dir, figures_dir, seed=0)
-        -> [paths of lipson-rollouts-seed{N}.png and lipson-field-seed{N}.png]
+        -> [paths of {task}-rollouts-seed{N}.png and {task}-field-seed{N}.png]
 
 The dissipative HNN is drawn too when its run is saved.
 
-Loads the saved `lipson-{hnn,baseline}-seed{N}.pt` runs from `save_dir`.
+Loads the saved `{task}-{hnn,baseline}-seed{N}.pt` runs from `save_dir`.
 """
 import os
 
@@ -28,7 +28,8 @@ def segment_rollouts(task, save_dir, seed=0):
         models[kind] = model
         config = ckpt["config"]
         if dataset is None:
-            dataset = lipson.get_dataset(config["train_fraction"])
+            dataset = lipson.get_dataset(config["train_fraction"],
+                                         derivative=config.get("derivative", "forward"))
             x0, t, truth = lipson.evaluation_segment(dataset)
             states["data"] = truth[0]
         states[kind] = rollout(model, x0, t, substeps=config["eval_substeps"])[0]
@@ -53,11 +54,11 @@ def make_figures(task, save_dir, figures_dir, seed=0):
     axes[2].set(xlabel="time since start of test segment", ylabel="H = 2.4(1 - cos q) + p²",
                 title="Energy")
     axes[0].legend(fontsize=8)
-    fig.suptitle("Real pendulum (Schmidt & Lipson): test segment, data vs the models' rollouts")
+    fig.suptitle(f"{task.title} (Schmidt & Lipson): test segment, data vs the models' rollouts")
     fig.tight_layout()
-    field = vector_field_figure("Real pendulum: dx/dt, measured (every 4th training point) and learned",
+    field = vector_field_figure(f"{task.title}: dx/dt, measured (every 4th training point) and learned",
                                 (dataset["x"][::4], dataset["dx"][::4]),
-                                {k: models[k] for k in ("baseline", "hnn")},
+                                {k: models[k] for k in ("baseline", "hnn", "dhnn") if k in models},
                                 limit=float(np.abs(dataset["x"]).max()))
-    return [save_figure(fig, os.path.join(figures_dir, f"lipson-rollouts-seed{seed}.png")),
-            save_figure(field, os.path.join(figures_dir, f"lipson-field-seed{seed}.png"))]
+    return [save_figure(fig, os.path.join(figures_dir, f"{task.name}-rollouts-seed{seed}.png")),
+            save_figure(field, os.path.join(figures_dir, f"{task.name}-field-seed{seed}.png"))]

@@ -5,6 +5,12 @@ The file ships in `data/` and is checked against its sha256 on every load; nothi
 As in the original, the state is x = [theta, omega] taken as (q, p), the target is the forward
 difference dx = (x[i+1] - x[i]) / (t[i+1] - t[i]) with the real time steps (nominally 1/6, with a
 few dropped frames), and the test set is the last contiguous fifth of the trajectory.
+
+`derivative="central"` gives the D-HNN paper's dataset instead (Sosanya & Greydanus 2022,
+experiment_realpend/data.py): the mean of the two forward differences around each state, a central
+difference. A forward difference of an oscillation of frequency w over a step h also shrinks it by
+(1 - cos wh) / h per unit time, about 0.4 here: a friction that the recording does not have, which
+any model that can dissipate learns. The central difference has no such term.
 """
 import hashlib
 import os
@@ -81,20 +87,46 @@ def split_indices(n, train_fraction):
     return train, test
 
 
-def get_dataset(train_fraction, path=DATA_PATH):
+DERIVATIVES = ("forward", "central")
+
+
+def difference_targets(t, states, derivative="forward"):
+    """States `(n, 2)`, finite-difference targets `(n, 2)` and times `(n,)` from a recording of
+    `states` `(N, 2)` at times `t` `(N,)`, with the real time steps.
+
+    "forward": dx[i] = (x[i+1] - x[i]) / (t[i+1] - t[i]) for rows 0..N-2 (the HNN paper's).
+    "central": rows 1..N-1, each with the mean of the forward differences before and after it,
+    the last with the one before it (the D-HNN paper's)."""
+    if derivative not in DERIVATIVES:
+        raise ValueError(f"derivative must be one of {DERIVATIVES}, got {derivative!r}")
+    forward = np.diff(states, axis=0) / np.diff(t)[:, None]
+    if derivative == "forward":
+        return states[:-1], forward, t[:-1]
+    return states[1:], np.concatenate([(forward[:-1] + forward[1:]) / 2, forward[-1:]]), t[1:]
+
+
+def get_dataset(train_fraction, path=DATA_PATH, derivative="forward"):
     """The original dataset: numpy `x, dx` (445, 2) and `test_x, test_dx` (110, 2) for
-    `train_fraction` 0.8, with their
-    times `t` and `test_t`. dx is the forward difference with the real time step, so each point
-    is the state at the start of its interval (the last row of the file has no target)."""
+    `train_fraction` 0.8, with their times `t` and `test_t`. dx is the forward difference with the
+    real time step, so each point is the state at the start of its interval (the last row of the
+    file has no target).
+
+    `derivative="central"` gives the D-HNN paper's dataset: rows 1..555 of the file with central
+    targets (`difference_targets`), the first int(556 f) training and the rest testing: (444, 2)
+    and (111, 2) for f = 0.8."""
     t, states = load_table(path)
-    dx = np.diff(states, axis=0) / np.diff(t)[:, None]
-    x, t = states[:-1], t[:-1]
-    train, test = split_indices(len(x), train_fraction)
+    x, dx, t = difference_targets(t, states, derivative)
+    if derivative == "central":
+        split = int(len(states) * train_fraction)
+        train, test = np.arange(split), np.arange(split, len(x))
+    else:
+        train, test = split_indices(len(x), train_fraction)
     return {"x": x[train], "dx": dx[train], "t": t[train],
             "test_x": x[test], "test_dx": dx[test], "test_t": t[test]}
 
 
 def evaluation_segment(dataset):
-    """The energy-MSE protocol: start `(1, 2)`, times from 0 `(110,)` and the data `(1, 110, 2)`."""
+    """The energy-MSE protocol: start `(1, 2)`, times from 0 `(T,)` and the data `(1, T, 2)`, T the
+    test segment's length (110 for the original split)."""
     t = dataset["test_t"] - dataset["test_t"][0]
     return dataset["test_x"][:1], t, dataset["test_x"][None]

@@ -31,8 +31,11 @@ def bootstrap_stderr(dist, groups=5):
 
 
 def summarize(dist, groups=5):
-    """{"mean", "stderr"} of a distance array, with the bootstrap error over axis-0 groups."""
+    """{"mean", "stderr"} of a distance array, with the bootstrap error over axis-0 groups, or,
+    for `groups=None`, the standard error of the axis-0 rows' means."""
     dist = np.asarray(dist, dtype=np.float64)
+    if groups is None:
+        return mean_stderr(dist.reshape(len(dist), -1).mean(axis=1))
     return {"mean": float(dist.mean()), "stderr": bootstrap_stderr(dist, groups)}
 
 

@@ -143,6 +143,9 @@ def render_tables(results, tasks, quick=False):
     if friction:
         out += ["## Friction: baseline, HNN and dissipative HNN", "",
                 render_model_table(results, friction, ("baseline", "hnn", "dhnn")), ""]
+        floors = [line for task in friction
+                  for line in task.friction_lines(results, seeds_of(results, task.name, "dhnn"))]
+        out += floors + [""] if floors else []
     separable = [task for task in shown if seeds_of(results, task.name, "shnn")]
     if separable:
         out += ["## Separable HNN: H = T(p) + V(q)", "",

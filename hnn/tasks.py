@@ -117,6 +117,10 @@ class Task:
         """Extra Markdown lines for `table.md` about this task (none by default)."""
         return []
 
+    def friction_lines(self, results, seeds):
+        """Markdown lines under `table.md`'s friction table about this task (none by default)."""
+        return []
+
     def build(self, config):
         """The empty model a config describes."""
         return build_model(self.state_dim, config.hidden_dim, config.nonlinearity,
@@ -274,11 +278,15 @@ class OneDofTask(Task):
 
     Physics, all on numpy `(..., 2)` states: `hamiltonian(x) -> (...)`, `dynamics(x) -> (..., 2)`,
     `solution(x0 (batch, 2), t (T,)) -> (batch, T, 2)`. `plot_limit` bounds the phase-space figure.
+    `linear=True` declares the field linear, x' = A x: `table.md` then shows what a least-squares
+    A fitted to the same training data scores (`least_squares_reference`), the floor that the data
+    set for any model free to dissipate.
     """
 
     def __init__(self, name, title, defaults, *, hamiltonian, dynamics, solution, t_span,
                  points_per_unit, radius, train_fraction=0.5, eval_t_end=20.0, eval_points=100,
-                 eval_seed=1000, eval_trajectories=15, eval_solution=None, plot_limit=2.0, **kwargs):
+                 eval_seed=1000, eval_trajectories=15, eval_solution=None, plot_limit=2.0,
+                 linear=False, **kwargs):
         if not isinstance(defaults, OneDofConfig):
             raise TypeError(f"task {name}: defaults must be a OneDofConfig, got {type(defaults)}")
         super().__init__(name, title, defaults, state_dim=2, **kwargs)
@@ -288,7 +296,7 @@ class OneDofTask(Task):
         self.radius, self.train_fraction = radius, train_fraction
         self.eval_t = np.linspace(0, eval_t_end, eval_points)
         self.eval_seed, self.eval_trajectories = eval_seed, eval_trajectories
-        self.plot_limit = plot_limit
+        self.plot_limit, self.linear = plot_limit, linear
 
     def dataset(self, config):
         """`x, dx, test_x, test_dx`, each `(N, 2)`, and the sample times `t`."""
@@ -314,6 +322,33 @@ class OneDofTask(Task):
         x0, t, truth = self.evaluation_trajectories()
         return rollout_errors(model, self.hamiltonian, x0, t, truth, substeps=config.eval_substeps,
                               solver=config.eval_integrator)
+
+    def least_squares_reference(self, seed, **overrides):
+        """The metrics of the linear field x' = A x whose A fits the training data of `seed` (and
+        the config `overrides`) by least squares, rolled out exactly: `energy_mse`, `state_mse`
+        and `divergence` (trace A)."""
+        import scipy.linalg
+
+        dataset = self.dataset(self.config(seed=seed, **overrides))
+        A = np.linalg.lstsq(dataset["x"], dataset["dx"], rcond=None)[0].T
+        x0, t, truth = self.evaluation_trajectories()
+        states = np.einsum("tij,bj->bti", np.stack([scipy.linalg.expm(A * ti) for ti in t]), x0)
+        return {"energy_mse": float(np.mean((self.hamiltonian(states) - self.hamiltonian(truth)) ** 2)),
+                "state_mse": float(np.mean((states - truth) ** 2)), "divergence": float(np.trace(A))}
+
+    def friction_lines(self, results, seeds):
+        """For a linear task, the least-squares field's metrics over `seeds` (mean ± std)."""
+        if not self.linear:
+            return []
+        values = [self.least_squares_reference(seed) for seed in seeds]
+        stats = {key: (np.mean([v[key] for v in values]),
+                       np.std([v[key] for v in values], ddof=1) if len(values) > 1 else 0.0)
+                 for key in values[0]}
+        return [f"- {self.title}, least-squares linear field (the physics' exact form, 4 numbers "
+                f"fitted to the same noisy training data, seeds {', '.join(map(str, seeds))}): "
+                + ", ".join(f"{key.replace('_', ' ')} {m:.2e} ± {e:.1e}" for key, (m, e) in stats.items())
+                + ". Input noise biases and scatters its divergence: the floor for any model "
+                  "that can dissipate."]
 
     def figures(self, runs_dir, figures_dir, seed=0):
         """`{task}-phase-seed{seed}.png`: learned vs true H, a rollout and its energy;

@@ -125,3 +125,12 @@ def test_damped_task_records_divergence_and_decay_rate(tmp_path):
     assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["damped-field-seed0.png",
                                                            "damped-field-split-seed0.png",
                                                            "damped-phase-seed0.png"]
+
+
+def test_least_squares_floor_recovers_the_damped_field_without_noise():
+    task = TASKS["damped"]
+    exact = task.least_squares_reference(0, noise_std=0.0)
+    assert exact["divergence"] == pytest.approx(-2 * damped.GAMMA, abs=1e-9)
+    assert exact["energy_mse"] < 1e-16 and exact["state_mse"] < 1e-16
+    noisy = task.least_squares_reference(0)           # input noise shrinks the fitted field
+    assert -0.19 < noisy["divergence"] < -0.15 and noisy["energy_mse"] > 1e-4

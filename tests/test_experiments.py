@@ -20,7 +20,8 @@ def test_every_folder_declares_its_tasks_in_table_order():
     folders = [os.path.basename(f) for f in find_folders([REPO_ROOT])]
     assert folders == ["experiment-damped", "experiment-lipson", "experiment-orbits",
                        "experiment-pend", "experiment-pixels", "experiment-spring"]
-    assert list(TASKS) == ["spring", "pend", "lipson", "2body", "pixels", "3body", "damped"]
+    assert list(TASKS) == ["spring", "pend", "lipson", "2body", "pixels", "3body", "damped",
+                           "lipson_central"]
     assert package_name("/x/experiment-spring") == "experiment_spring"
     assert load_folder(os.path.join(REPO_ROOT, "experiment-spring")).TASKS[0] is TASKS["spring"]
 

@@ -98,3 +98,45 @@ def test_train_smoke_run_and_figure(tmp_path):
     assert image.shape[0] > 300 and image.shape[1] > 1000 and image.std() > 0
     with pytest.raises(FileNotFoundError, match=r"lipson-(hnn|baseline)-seed1\.pt"):
         TASK.figures(tmp_path, tmp_path / "figures", seed=1)
+
+
+def test_forward_differences_of_an_oscillation_add_friction_and_central_ones_do_not():
+    # A rotation x(t) = R(wt) x0 sampled every h: the forward difference is (R(wh) - I) x / h,
+    # a field with divergence 2 (cos wh - 1) / h; the central one is sin(wh)/h J x, divergence 0.
+    w, h = 2.2, 1 / 6
+    t = np.arange(200) * h
+    states = np.stack([np.cos(w * t), -np.sin(w * t)], axis=1) * 0.7
+    for derivative, divergence in (("forward", 2 * (math.cos(w * h) - 1) / h), ("central", 0.0)):
+        x, dx, tx = lipson.difference_targets(t, states, derivative)
+        A = np.linalg.lstsq(x[:-1], dx[:-1], rcond=None)[0].T     # the last central row is one-sided
+        assert np.trace(A) == pytest.approx(divergence, abs=1e-9)
+        np.testing.assert_allclose(x, states[:-1] if derivative == "forward" else states[1:])
+        assert len(dx) == len(tx) == 199
+    assert 2 * (1 - math.cos(w * h)) / h == pytest.approx(0.79, abs=0.01)   # 0.4 per unit time each
+
+
+def test_central_split_is_the_dhnn_papers():
+    t, x = lipson.load_table()
+    data = lipson.get_dataset(0.8, derivative="central")
+    assert data["x"].shape == data["dx"].shape == (444, 2)
+    assert data["test_x"].shape == data["test_dx"].shape == (111, 2)
+    np.testing.assert_array_equal(data["x"][0], x[1])
+    np.testing.assert_array_equal(data["test_x"][0], x[445])
+    np.testing.assert_array_equal(data["test_x"][-1], x[555])
+    np.testing.assert_allclose(data["dx"][0], (x[2] - x[0]) * 3, rtol=1e-12)   # steps of 1/6
+    with pytest.raises(ValueError, match="derivative must be one of"):
+        lipson.get_dataset(0.8, derivative="backward")
+
+
+def test_central_task_trains_on_its_dataset(tmp_path):
+    task = find_tasks()["lipson_central"]
+    subprocess.run([sys.executable, "experiment-lipson/train.py", "--task", "lipson_central",
+                    "--model", "dhnn", "--quick", "--quiet", "--save-dir", str(tmp_path)],
+                   cwd=REPO_ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True)
+    model, ckpt = task.load(tmp_path, "dhnn")
+    assert ckpt["config"]["derivative"] == "central" and ckpt["config"]["task"] == "lipson_central"
+    dataset = task.dataset(task.config())
+    _, t, truth = lipson.evaluation_segment(dataset)
+    assert truth.shape == (1, 111, 2)
+    # the error of the central task's metric is the standard error over its 111 time points
+    assert 0 < ckpt["metrics"]["energy_mse"]["stderr"] < ckpt["metrics"]["energy_mse"]["mean"]

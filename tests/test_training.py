@@ -144,3 +144,14 @@ def test_minibatches_are_distinct_rows_drawn_uniformly():
     first = _sample(data, 10, torch.Generator().manual_seed(0))["x"]
     assert torch.equal(first, _sample(data, 10, torch.Generator().manual_seed(0))["x"])
     assert _sample(data, 0, generator) is data and _sample(data, 50, generator) is data
+
+
+def test_error_bars_bootstrap_blocks_or_time_points():
+    from hnn.metrics import summarize
+    dist = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    blocks = summarize(dist, groups=3)             # block means 1.5, 3.5, 5.5
+    assert blocks["mean"] == 3.5 and blocks["stderr"] == pytest.approx(np.std([1.5, 3.5, 5.5]) / np.sqrt(3))
+    points = summarize(dist, groups=None)          # std over the 6 points / sqrt(6)
+    assert points["mean"] == 3.5 and points["stderr"] == pytest.approx(np.sqrt(35 / 12) / np.sqrt(6))
+    with pytest.raises(ValueError, match="cannot split 6 rows into 4 equal groups"):
+        summarize(dist, groups=4)
