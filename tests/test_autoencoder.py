@@ -101,13 +101,14 @@ def test_loss_terms_follow_the_authors_code():
 
 
 def test_loss_summary_is_mean_and_stderr_of_per_example_totals():
-    torch.manual_seed(0)
-    model = build_pixel_model(12, 16, 2)
-    x, next_x = torch.rand(10, 12), torch.rand(10, 12)
-    totals = pixel_losses(model, {"x": x, "next_x": next_x})["total"].detach().double()
-    summary = pixel_loss_summary(model, x, next_x, chunk=3)
-    assert summary["mean"] == pytest.approx(totals.mean().item(), rel=1e-5)
-    assert summary["stderr"] == pytest.approx(totals.std(unbiased=False).item() / np.sqrt(10), rel=1e-5)
+    model = PixelModel(SliceAutoencoder(4), LinearField([[0.0, 1.0], [-1.0, 0.0]]))
+    # the example above (total 1.335 + 0.01 + 0.1 * 0.01 = 1.346) and an all-zero one (total 0)
+    x = torch.tensor([[0.3, 0.5, 1.0, -2.0], [0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    next_x = torch.tensor([[0.7, 0.1, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    for chunk in (1, 2000):
+        summary = pixel_loss_summary(model, x, next_x, chunk=chunk)
+        assert summary["mean"] == pytest.approx(1.346 / 2)
+        assert summary["stderr"] == pytest.approx((1.346 / 2) / np.sqrt(2))   # population std / sqrt(N)
 
 
 def test_fit_latent_map_recovers_an_affine_map():

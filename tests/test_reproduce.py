@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from hnn.experiments import find_tasks
-from hnn.report import differs, render_tables
+from hnn.report import COLUMNS, differs, render_tables
 from hnn.tasks import METRICS, TABLE_1, Task, TrainConfig
 
 TASKS = find_tasks()
@@ -61,9 +61,17 @@ def test_every_run_and_table_cell(quick_results):
         assert row.count("<br>paper ") == 2 * len(METRICS) and "not run" not in row
         # the paper has no state MSE, and no numbers at all for the extensions
         assert row.count("<br>paper –") == (2 if task.paper else 2 * len(METRICS))
+        # each cell is its run's number, in the column's model and metric
+        cells = [cell.split("<br>")[0] for cell in row.split(" | ")[1:]]
+        assert [cell.split(" ±")[0] for cell in cells] == [
+            f"{results[f'{task.name}-{model}-seed0'][metric]['mean']:.2e}" for metric, model in COLUMNS]
     friction = table.split("## Friction")[1].split("\n## ")[0]
-    assert all(f"| {TASKS[name].title} | energy mse |" in friction for name in ("damped", "lipson", "spring"))
-    assert "not run" not in friction
+    for name in ("damped", "lipson", "lipson_central", "spring"):
+        row = next(line for line in friction.splitlines()
+                   if line.startswith(f"| {TASKS[name].title} | energy mse |"))
+        assert [cell.split(" ±")[0] for cell in row.rstrip(" |").split(" | ")[2:]] == [
+            f"{results[f'{name}-{model}-seed0']['energy_mse']['mean']:.2e}" for model in ("baseline", "hnn", "dhnn")]
+    assert "not run" not in friction and "least-squares linear field" in friction
     assert "quick profile" in table and "fixed horizon" in table
     assert f"trained {len(TASKS)} task(s)" in first
     assert "trained 0 task(s)" in second            # the second run did no work
