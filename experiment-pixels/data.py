@@ -122,9 +122,11 @@ def render_trials(seed, trials, timesteps, min_angle=MIN_ANGLE, max_angle=MAX_AN
     return {"frames": frames, "coords": coords}
 
 
-def make_pairs(frames, coords):
+def make_pairs(frames, coords, label_offset=0):
     """Observation pairs of each trial: `x_t = [f_t, f_t+1]`, `next_x_t = [f_t+1, f_t+2]` and
-    the coords at t, for t = 0 .. timesteps - 4 (the original's 100 pairs from 103 frames).
+    the coords at t + `label_offset`, for t = 0 .. timesteps - 4 (the original's 100 pairs from
+    103 frames). Ours label a pair with its first frame's state (offset 0); the original's with
+    the state one step after its second frame (offset 2).
 
     `frames` (trials, T, 784) and `coords` (trials, T, 2) -> `x`, `next_x` (trials*(T-3), 1568)
     and `coords` (trials*(T-3), 2), trial by trial."""
@@ -132,16 +134,16 @@ def make_pairs(frames, coords):
     x = np.concatenate([frames[:, :n], frames[:, 1:n + 1]], axis=-1)
     next_x = np.concatenate([frames[:, 1:n + 1], frames[:, 2:n + 2]], axis=-1)
     return {"x": x.reshape(-1, PAIR_DIM), "next_x": next_x.reshape(-1, PAIR_DIM),
-            "coords": coords[:, :n].reshape(-1, 2)}
+            "coords": coords[:, label_offset:n + label_offset].reshape(-1, 2)}
 
 
-def get_dataset(seed, trials, timesteps, render_size=RENDER_SIZE, quiet=False):
+def get_dataset(seed, trials, timesteps, render_size=RENDER_SIZE, quiet=False, label_offset=0):
     """The pixel dataset of `trials` trials of `timesteps` frames, cached as .npz. The first 20%
     of trials are the test set.
 
     Returns numpy `x`, `next_x` (N, 1568) float32 and `coords` (N, 2) for training, and the same
     with a `test_` prefix; with the task's defaults (200 trials of 103 frames) 16,000 train and
-    4,000 test examples. `coords` are for analysis only."""
+    4,000 test examples. `coords` are for analysis only (see `make_pairs` for `label_offset`)."""
     n_test = int(trials * TEST_FRACTION)
     if n_test < 1:
         raise ValueError(f"trials must be >= {math.ceil(1 / TEST_FRACTION)} so that the first "
@@ -151,16 +153,16 @@ def get_dataset(seed, trials, timesteps, render_size=RENDER_SIZE, quiet=False):
                 "crop": CROP}
     raw = cached("pixels", settings, lambda: render_trials(
         seed, trials, timesteps, MIN_ANGLE, MAX_ANGLE, render_size, quiet), quiet=quiet)
-    test = make_pairs(raw["frames"][:n_test], raw["coords"][:n_test])
-    train = make_pairs(raw["frames"][n_test:], raw["coords"][n_test:])
+    test = make_pairs(raw["frames"][:n_test], raw["coords"][:n_test], label_offset)
+    train = make_pairs(raw["frames"][n_test:], raw["coords"][n_test:], label_offset)
     return {**train, **{"test_" + k: v for k, v in test.items()}}
 
 
-def evaluation_trajectory(render_size=RENDER_SIZE):
+def evaluation_trajectory(render_size=RENDER_SIZE, label_offset=0):
     """The fresh test trajectory of the original notebook (seed 1, |theta0| in (pi/11, pi/10)).
 
     Returns `x` (200, 1568), the observation pairs, and `coords` (200, 2), one frame apart."""
     raw = render_trials(EVAL_SEED, 1, EVAL_TIMESTEPS, EVAL_MIN_ANGLE, EVAL_MAX_ANGLE,
                         render_size, quiet=True)
-    pairs = make_pairs(raw["frames"], raw["coords"])
+    pairs = make_pairs(raw["frames"], raw["coords"], label_offset)
     return pairs["x"], pairs["coords"]

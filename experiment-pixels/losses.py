@@ -66,7 +66,7 @@ def fit_latent_map(z, coords):
 
 
 def latent_rollout_errors(model, energy_fn, train_x, train_coords, observations, t, true_coords,
-                          substeps=10, groups=5, solver="rk4"):
+                          substeps=10, groups=5, solver="rk4", reencoder=None):
     """Energy MSE and state MSE of a pixel model along one rollout, as in the paper's pixel
     experiment.
 
@@ -79,7 +79,10 @@ def latent_rollout_errors(model, energy_fn, train_x, train_coords, observations,
     maps the latent states directly. State: the decoded rollout against `observations`, the mean
     squared pixel error per time point (the task has no true latent state; the pixels are what
     is observed). Returns {"energy_mse", "energy_mse_latent", "state_mse"}, each {"mean",
-    "stderr"} with the bootstrap error over `groups` contiguous time blocks."""
+    "stderr"} with the bootstrap error over `groups` contiguous time blocks.
+
+    `reencoder`, another pixel model, encodes the decoded rollout instead of `model` itself (the
+    original notebook re-encoded every model's rollout with the HNN's encoder; see factors.py)."""
     if len(observations) != len(t) or len(true_coords) != len(t):
         raise ValueError(f"observations and true_coords must have len(t) = {len(t)} rows; got "
                          f"{np.shape(observations)} and {np.shape(true_coords)}")
@@ -92,6 +95,6 @@ def latent_rollout_errors(model, energy_fn, train_x, train_coords, observations,
     def energy_error(z):
         return summarize((true_energy - energy_fn(z @ weight + bias)) ** 2, groups)
     pixels = (decoded - np.asarray(observations, dtype=np.float64)) ** 2
-    return {"energy_mse": energy_error(encode_numpy(model, decoded)),
+    return {"energy_mse": energy_error(encode_numpy(reencoder or model, decoded)),
             "energy_mse_latent": energy_error(latents[0]),
             "state_mse": summarize(pixels.mean(-1), groups)}

@@ -112,6 +112,10 @@ def test_dataset_pairs_split_and_cache(tmp_path, monkeypatch):
     np.testing.assert_array_equal(dataset["test_x"][0], raw["frames"][0, :2].reshape(-1))  # trial 0
     np.testing.assert_array_equal(dataset["x"][0], raw["frames"][1, :2].reshape(-1))       # trial 1
     np.testing.assert_array_equal(dataset["test_coords"], raw["coords"][0, :4])
+    # the original's labels: the state one step after the pair's second frame
+    offset = data.get_dataset(seed=2, trials=5, timesteps=7, render_size=100, quiet=True, label_offset=2)
+    np.testing.assert_array_equal(offset["test_coords"], raw["coords"][0, 2:6])
+    np.testing.assert_array_equal(offset["test_x"], dataset["test_x"])
     assert len(list(tmp_path.glob("pixels-*.npz"))) == 1
     cached = data.get_dataset(seed=2, trials=5, timesteps=7, render_size=100, quiet=True)
     np.testing.assert_array_equal(cached["next_x"], dataset["next_x"])

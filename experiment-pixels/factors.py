@@ -1,0 +1,103 @@
+"""Why our pixel HNN/baseline energy ratio differs from the paper's: the factors that need no
+retraining, measured on saved runs.
+
+    python experiment-pixels/factors.py [--runs results/seeds5/runs] [--out results/seeds5]
+
+Two of the original's choices change only the evaluation, so saved runs can be rescored with them:
+- the latent map: the original notebook (analyze-pixels.ipynb) fitted each model's
+  latent-to-(q, p) map on that model's own encoder, but re-encoded both models' decoded rollouts
+  with the HNN's encoder, so the baseline's map met latents of another encoder;
+- the labels: the original labelled each frame pair with the state one step after its second
+  frame, ours with the state at its first frame; the labels fit the map and are the truth.
+This script scores every seed with both runs saved: ours, then each of the original's choices.
+It prints a Markdown table and writes it, with the numbers, to {out}/pixels-factors.{md,json}.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from hnn.checkpoint import write_json  # noqa: E402
+from hnn.experiments import find_tasks, load_folder  # noqa: E402
+from hnn.report import seeds_of  # noqa: E402
+from hnn.runs import parse_run_name  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+data = load_folder(HERE, "data")
+losses = load_folder(HERE, "losses")
+task_module = load_folder(HERE, "task")
+
+
+PROTOCOLS = {"ours": "ours: each model's own encoder, first-frame labels",
+             "original_map": "rollouts re-encoded by the HNN's encoder",
+             "original_labels": "labels one step after the second frame"}
+
+
+def energy_mse(task, model, reencoder, config, dataset, label_offset=0):
+    """The energy MSE of `model`'s rollout, re-encoded by `reencoder`, with the labels
+    `label_offset` frames after each pair's first frame."""
+    eval_x, eval_coords = data.evaluation_trajectory(config["render_size"], label_offset)
+    return losses.latent_rollout_errors(
+        model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x,
+        task_module.evaluation_grid(len(eval_x)), eval_coords, substeps=config["eval_substeps"],
+        reencoder=reencoder)["energy_mse"]["mean"]
+
+
+def measure(runs_dir):
+    """{seed: {protocol: {model: mse}}} for every seed with both runs (see PROTOCOLS)."""
+    task = find_tasks()["pixels"]
+    names = [os.path.splitext(f)[0] for f in os.listdir(runs_dir) if f.endswith(".json")]
+    found = {parse_run_name(n) for n in names if n.startswith("pixels-")}
+    seeds = sorted({s for _, m, s in found if (task.name, "hnn", s) in found and (task.name, "baseline", s) in found})
+    table = {}
+    for seed in seeds:
+        (hnn, ckpt), (base, _) = task.load(runs_dir, "hnn", seed), task.load(runs_dir, "baseline", seed)
+        config = ckpt["config"]
+        dataset, offset = (data.get_dataset(config["seed"], config["trials"], config["timesteps"],
+                                            config["render_size"], quiet=True, label_offset=k)
+                           for k in (0, 2))
+        ours = {"hnn": energy_mse(task, hnn, hnn, config, dataset),
+                "baseline": energy_mse(task, base, base, config, dataset)}
+        table[seed] = {
+            "ours": ours,
+            "original_map": {"hnn": ours["hnn"], "baseline": energy_mse(task, base, hnn, config, dataset)},
+            "original_labels": {kind: energy_mse(task, model, model, config, offset, label_offset=2)
+                                for kind, model in (("hnn", hnn), ("baseline", base))}}
+    return table
+
+
+def markdown(table):
+    lines = ["| seed | protocol | baseline | HNN | baseline / HNN |", "| --- | --- | --- | --- | --- |"]
+    for seed, rows in table.items():
+        for protocol, label in PROTOCOLS.items():
+            b, h = rows[protocol]["baseline"], rows[protocol]["hnn"]
+            lines.append(f"| {seed} | {label} | {b:.2e} | {h:.2e} | {b / h:.0f}x |")
+    for protocol, label in PROTOCOLS.items():
+        b = np.mean([rows[protocol]["baseline"] for rows in table.values()])
+        h = np.mean([rows[protocol]["hnn"] for rows in table.values()])
+        lines.append(f"| mean of seeds | {label} | {b:.2e} | {h:.2e} | {b / h:.0f}x |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", default=os.path.join("results", "seeds5", "runs"))
+    parser.add_argument("--out", default=os.path.join("results", "seeds5"))
+    args = parser.parse_args(argv)
+    table = measure(args.runs)
+    if not table:
+        raise SystemExit(f"{args.runs} holds no seed with both pixel runs (pixels-hnn-seedN.pt "
+                         f"and pixels-baseline-seedN.pt); run reproduce.py --tasks pixels first")
+    text = markdown(table)
+    print(text)
+    write_json(os.path.join(args.out, "pixels-factors.json"), {str(k): v for k, v in table.items()})
+    with open(os.path.join(args.out, "pixels-factors.md"), "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
