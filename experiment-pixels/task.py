@@ -47,14 +47,17 @@ NOTES = [
     "Pixel pendulum: gymnasium's Pendulum-v1 replaces gym's Pendulum-v0; the crop is a fixed "
     "region around the pivot relative to the image size (the original's pixel indices fitted one "
     "screen), desaturated as red minus green over the rod's value and resized by area averaging. "
-    "The latent rollout takes one frame per step, and the latent-to-(q, p) map is fitted per "
-    "model by least squares (the original fitted it with Adam on the HNN's encoder for both). "
-    "The energy MSE decodes each latent state to pixels and encodes it again before the map, as "
-    "the original's analyze-pixels.ipynb did; `energy_mse_latent` maps the latent rollout "
-    "directly (this repository's earlier metric).",
+    "The latent rollout takes one frame per step. The latent-to-(q, p) map is fitted by least "
+    "squares on each model's own encoder (training data), and each model's decoded rollout is "
+    "encoded again by that model's encoder before the map. The original fitted each model's map "
+    "by Adam on that model's own encoder too, but re-encoded both models' rollouts with the HNN's "
+    "encoder, so the baseline's map met another encoder's latents; rescored that way our "
+    "five-seed ratio barely moves (`experiment-pixels/factors.py`). `energy_mse_latent` maps the "
+    "latent rollout directly, with no decoding (this repository's earlier metric).",
     "Pixel pendulum: each frame pair is labelled with the state (q, p) at its first frame; the "
     "original labelled it with the state one step after the second frame. The offset shifts the "
-    "labels along the orbit and leaves the distribution of their energy unchanged.",
+    "labels along the orbit and leaves the distribution of their energy unchanged; rescored with "
+    "the original's labels our ratio barely moves (`experiment-pixels/factors.py`).",
 ]
 
 
