@@ -49,11 +49,12 @@ def hamiltonian(coords):
     return 1.9 * (1 - np.cos(coords[..., 0])) + coords[..., 1] ** 2
 
 
-def preprocess(frame):
+def preprocess(frame, rod_value=1.0):
     """A rendered RGB frame `(S, S, 3)` uint8, any S, -> a `(28, 28)` float32 frame in [0, 1].
 
     Desaturates to one channel, red minus green (which keeps the red rod and drops the white
-    background and the black axle) scaled so that the rod is 1; crops the region `CROP` around
+    background and the black axle) scaled so that the rod is `rod_value` (1 here; the original's
+    frames held the rod's red minus green over 255, 127/255 ~ 0.5); crops the region `CROP` around
     the pivot, located relative to the image size; and resizes to 28x28 by area averaging
     (Pillow's box filter), so the result does not depend on the render resolution.
     """
@@ -71,7 +72,7 @@ def preprocess(frame):
     x0, y0 = max(int(left), 0), max(int(top), 0)
     region = frame[y0:min(math.ceil(bottom), size), x0:min(math.ceil(right), size)]
     ink = (region[..., 0].astype(np.float32) - region[..., 1].astype(np.float32)) / ROD_INK
-    ink = np.clip(ink, 0.0, 1.0)
+    ink = np.clip(ink, 0.0, 1.0) * np.float32(rod_value)
     box = (left - x0, top - y0, right - x0, bottom - y0)
     small = Image.fromarray(ink).resize((FRAME_SIZE, FRAME_SIZE), Image.Resampling.BOX, box=box)
     return np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0)
@@ -94,13 +95,13 @@ def hanging_angle(env):
 
 
 def render_trials(seed, trials, timesteps, min_angle=MIN_ANGLE, max_angle=MAX_ANGLE,
-                  render_size=RENDER_SIZE, quiet=False):
+                  render_size=RENDER_SIZE, quiet=False, rod_value=1.0):
     """Run `trials` zero-torque trials of `timesteps` frames each.
 
     Every trial resets the env (seeded once with `seed`, as the original did) until
     `min_angle < |theta| < max_angle`. Each frame is rendered before the step.
     Returns `{"frames": (trials, timesteps, 784) float32, "coords": (trials, timesteps, 2)}`
-    with coords `[theta, 0.25 * theta_dot]` at each frame.
+    with coords `[theta, 0.25 * theta_dot]` at each frame; `rod_value` as in `preprocess`.
     """
     if trials < 1 or timesteps < 4:
         raise ValueError(f"need trials >= 1 and timesteps >= 4, got {trials} and {timesteps}")
@@ -113,7 +114,7 @@ def render_trials(seed, trials, timesteps, min_angle=MIN_ANGLE, max_angle=MAX_AN
             while not min_angle < abs(hanging_angle(env)) < max_angle:
                 env.reset()
             for step in range(timesteps):
-                frames[trial, step] = preprocess(env.render()).reshape(-1)
+                frames[trial, step] = preprocess(env.render(), rod_value).reshape(-1)
                 coords[trial, step] = hanging_angle(env), VELOCITY_SCALE * env.state[1]
                 env.step(np.zeros(1))
             env.reset()
@@ -137,13 +138,15 @@ def make_pairs(frames, coords, label_offset=0):
             "coords": coords[:, label_offset:n + label_offset].reshape(-1, 2)}
 
 
-def get_dataset(seed, trials, timesteps, render_size=RENDER_SIZE, quiet=False, label_offset=0):
+def get_dataset(seed, trials, timesteps, render_size=RENDER_SIZE, quiet=False, label_offset=0,
+                rod_value=1.0):
     """The pixel dataset of `trials` trials of `timesteps` frames, cached as .npz. The first 20%
     of trials are the test set.
 
     Returns numpy `x`, `next_x` (N, 1568) float32 and `coords` (N, 2) for training, and the same
     with a `test_` prefix; with the task's defaults (200 trials of 103 frames) 16,000 train and
-    4,000 test examples. `coords` are for analysis only (see `make_pairs` for `label_offset`)."""
+    4,000 test examples. `coords` are for analysis only (see `make_pairs` for `label_offset`,
+    `preprocess` for `rod_value`)."""
     n_test = int(trials * TEST_FRACTION)
     if n_test < 1:
         raise ValueError(f"trials must be >= {math.ceil(1 / TEST_FRACTION)} so that the first "
@@ -151,18 +154,20 @@ def get_dataset(seed, trials, timesteps, render_size=RENDER_SIZE, quiet=False, l
     settings = {"seed": seed, "trials": trials, "timesteps": timesteps, "render_size": render_size,
                 "min_angle": MIN_ANGLE, "max_angle": MAX_ANGLE, "frame_size": FRAME_SIZE,
                 "crop": CROP}
+    if rod_value != 1.0:                    # the key of the default frames stays as it was
+        settings["rod_value"] = rod_value
     raw = cached("pixels", settings, lambda: render_trials(
-        seed, trials, timesteps, MIN_ANGLE, MAX_ANGLE, render_size, quiet), quiet=quiet)
+        seed, trials, timesteps, MIN_ANGLE, MAX_ANGLE, render_size, quiet, rod_value), quiet=quiet)
     test = make_pairs(raw["frames"][:n_test], raw["coords"][:n_test], label_offset)
     train = make_pairs(raw["frames"][n_test:], raw["coords"][n_test:], label_offset)
     return {**train, **{"test_" + k: v for k, v in test.items()}}
 
 
-def evaluation_trajectory(render_size=RENDER_SIZE, label_offset=0):
+def evaluation_trajectory(render_size=RENDER_SIZE, label_offset=0, rod_value=1.0):
     """The fresh test trajectory of the original notebook (seed 1, |theta0| in (pi/11, pi/10)).
 
     Returns `x` (200, 1568), the observation pairs, and `coords` (200, 2), one frame apart."""
     raw = render_trials(EVAL_SEED, 1, EVAL_TIMESTEPS, EVAL_MIN_ANGLE, EVAL_MAX_ANGLE,
-                        render_size, quiet=True)
+                        render_size, quiet=True, rod_value=rod_value)
     pairs = make_pairs(raw["frames"], raw["coords"], label_offset)
     return pairs["x"], pairs["coords"]

@@ -68,9 +68,15 @@ def evaluation_grid(steps):
 
 
 class PixelTask(Task):
+    """The pixel task; `rod_value` is the rod's value in the frames (see `data.preprocess`)."""
+
+    def __init__(self, *args, rod_value=1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rod_value = rod_value
+
     def dataset(self, config):
         return data.get_dataset(config.seed, config.trials, config.timesteps, config.render_size,
-                                quiet=config.quiet)
+                                quiet=config.quiet, rod_value=self.rod_value)
 
     def build(self, config):
         return build_pixel_model(data.PAIR_DIM, config.hidden_dim, config.latent_dim,
@@ -88,7 +94,7 @@ class PixelTask(Task):
         return pixel_loss_summary(model, split["x"], split["next_x"])
 
     def evaluate(self, model, dataset, config):
-        eval_x, eval_coords = data.evaluation_trajectory(config.render_size)
+        eval_x, eval_coords = data.evaluation_trajectory(config.render_size, rod_value=self.rod_value)
         return latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x,
                                      evaluation_grid(len(eval_x)), eval_coords,
                                      substeps=config.eval_substeps, solver=config.eval_integrator)
