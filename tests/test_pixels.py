@@ -75,6 +75,14 @@ def test_preprocess_does_not_depend_on_render_size():
         assert rod_angle(large) == pytest.approx(rod_angle(small), abs=0.02)
 
 
+def test_preprocess_rod_value_scales_the_frame():
+    image = render_at(240, 0.3)
+    full, half = data.preprocess(image), data.preprocess(image, rod_value=127 / 255)
+    assert full.max() > 0.95 and half.max() == pytest.approx(127 / 255 * full.max(), rel=1e-6)
+    np.testing.assert_allclose(half, full * np.float32(127 / 255), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(data.preprocess(image, rod_value=1.0), full)
+
+
 def test_preprocess_rejects_non_square_rgb():
     with pytest.raises(ValueError, match=r"square RGB image \(S, S, 3\)"):
         data.preprocess(np.zeros((500, 400, 3), dtype=np.uint8))
