@@ -46,7 +46,9 @@ PAPER = {
 NOTES = [
     "Pixel pendulum: gymnasium's Pendulum-v1 replaces gym's Pendulum-v0; the crop is a fixed "
     "region around the pivot relative to the image size (the original's pixel indices fitted one "
-    "screen), desaturated as red minus green over the rod's value and resized by area averaging. "
+    "screen), desaturated as red minus green scaled so that the rod is 1 (the original's frames "
+    "held it at 127/255; `experiment-pixels/factors.py --contrast-seeds` trains that variant) and "
+    "resized by area averaging (the original: scipy's bilinear imresize). "
     "The latent rollout takes one frame per step. The latent-to-(q, p) map is fitted by least "
     "squares on each model's own encoder (training data), and each model's decoded rollout is "
     "encoded again by that model's encoder before the map. The original fitted each model's map "
