@@ -31,7 +31,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hnn.checkpoint import write_json  # noqa: E402
 from hnn.experiments import find_tasks, load_folder  # noqa: E402
-from hnn.report import seeds_of  # noqa: E402
 from hnn.runs import parse_run_name  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,10 +48,10 @@ PROTOCOLS = {"ours": "ours: each model's own encoder, first-frame labels",
              "original_labels": "labels one step after the second frame"}
 
 
-def energy_mse(task, model, reencoder, config, dataset, label_offset=0):
-    """The energy MSE of `model`'s rollout, re-encoded by `reencoder`, with the labels
-    `label_offset` frames after each pair's first frame."""
-    eval_x, eval_coords = data.evaluation_trajectory(config["render_size"], label_offset)
+def energy_mse(model, reencoder, config, dataset, evaluation):
+    """The energy MSE of `model`'s rollout, re-encoded by `reencoder`, on `evaluation`, the
+    frames and coordinates of `data.evaluation_trajectory`, labelled as `dataset` is."""
+    eval_x, eval_coords = evaluation
     return losses.latent_rollout_errors(
         model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x,
         task_module.evaluation_grid(len(eval_x)), eval_coords, substeps=config["eval_substeps"],
@@ -62,22 +61,31 @@ def energy_mse(task, model, reencoder, config, dataset, label_offset=0):
 def measure(runs_dir):
     """{seed: {protocol: {model: mse}}} for every seed with both runs (see PROTOCOLS)."""
     task = find_tasks()["pixels"]
-    names = [os.path.splitext(f)[0] for f in os.listdir(runs_dir) if f.endswith(".json")]
-    found = {parse_run_name(n) for n in names if n.startswith("pixels-")}
-    seeds = sorted({s for _, m, s in found if (task.name, "hnn", s) in found and (task.name, "baseline", s) in found})
+    names = [os.path.splitext(f)[0] for f in os.listdir(runs_dir)
+             if f.startswith(f"{task.name}-") and f.endswith(".json")]
+    seeds = sorted({seed for _, _, seed in map(parse_run_name, names) if task.has_runs(runs_dir, seed)})
+    evaluations = {}                    # (render size, label offset) -> the rendered trajectory
+
+    def evaluation(render_size, offset):
+        if (render_size, offset) not in evaluations:
+            evaluations[render_size, offset] = data.evaluation_trajectory(render_size, offset)
+        return evaluations[render_size, offset]
+
     table = {}
     for seed in seeds:
         (hnn, ckpt), (base, _) = task.load(runs_dir, "hnn", seed), task.load(runs_dir, "baseline", seed)
         config = ckpt["config"]
-        dataset, offset = (data.get_dataset(config["seed"], config["trials"], config["timesteps"],
-                                            config["render_size"], quiet=True, label_offset=k)
-                           for k in (0, 2))
-        ours = {"hnn": energy_mse(task, hnn, hnn, config, dataset),
-                "baseline": energy_mse(task, base, base, config, dataset)}
+        ours, original = ({"dataset": data.get_dataset(config["seed"], config["trials"],
+                                                       config["timesteps"], config["render_size"],
+                                                       quiet=True, label_offset=offset),
+                           "evaluation": evaluation(config["render_size"], offset)}
+                          for offset in (0, 2))
+        mse = {"hnn": energy_mse(hnn, hnn, config, **ours),
+               "baseline": energy_mse(base, base, config, **ours)}
         table[seed] = {
-            "ours": ours,
-            "original_map": {"hnn": ours["hnn"], "baseline": energy_mse(task, base, hnn, config, dataset)},
-            "original_labels": {kind: energy_mse(task, model, model, config, offset, label_offset=2)
+            "ours": mse,
+            "original_map": {"hnn": mse["hnn"], "baseline": energy_mse(base, hnn, config, **ours)},
+            "original_labels": {kind: energy_mse(model, model, config, **original)
                                 for kind, model in (("hnn", hnn), ("baseline", base))}}
     return table
 
