@@ -7,11 +7,10 @@ import os
 
 import torch
 
-from hnn.metrics import divergence
 from hnn.plots import pyplot, save_figure
 
 from . import data
-from .task import grid_states
+from .task import grid_divergence, grid_states
 
 GRID = 15        # arrows per axis
 
@@ -29,8 +28,7 @@ def make_figures(task, save_dir, figures_dir, seed=0):
         return []
     model, _ = task.load(save_dir, "dhnn", seed)
     states = grid_states(GRID, 1.0)
-    learned_div = divergence(model.time_derivative, torch.as_tensor(
-        grid_states(), dtype=next(model.parameters()).dtype)).mean().item()
+    learned_div = grid_divergence(model).mean().item()
     conservative, dissipative = learned_parts(model, states)
     panels = {"true J grad H": data.conservative_part(states),
               "true grad D (friction)": data.dissipative_part(states),

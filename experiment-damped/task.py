@@ -30,14 +30,19 @@ def grid_states(n=GRID_POINTS, limit=GRID_LIMIT):
     return np.stack([q.ravel(), p.ravel()], axis=1)
 
 
+def grid_divergence(model):
+    """The divergence of `model`'s field on `grid_states()`, `(n*n,)` (its mean is the metric)."""
+    param = next(model.parameters())
+    grid = torch.as_tensor(grid_states(), dtype=param.dtype, device=param.device)
+    return divergence(model.time_derivative, grid)
+
+
 class DampedTask(OneDofTask):
     """`OneDofTask` that also records the learned field's divergence and the energy's decay rate."""
 
     def evaluate(self, model, dataset, config):
         metrics = super().evaluate(model, dataset, config)
-        param = next(model.parameters())
-        grid = torch.as_tensor(grid_states(), dtype=param.dtype, device=param.device)
-        metrics["divergence"] = mean_stderr(divergence(model.time_derivative, grid))
+        metrics["divergence"] = mean_stderr(grid_divergence(model))
         x0, t, _ = self.evaluation_trajectories()
         states = rollout(model, x0, t, substeps=config.eval_substeps, solver=config.eval_integrator)
         metrics["energy_decay_rate"] = mean_stderr(data.decay_rate(t, data.hamiltonian(states)))

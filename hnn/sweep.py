@@ -42,10 +42,12 @@ class Options:
     quick: bool = False
     device: str = "cpu"
     threads: int = 1
+    overrides: tuple = ()       # (field, value) pairs set on every run, e.g. (("noise_std", 0.0),)
 
     def config(self, task, run, save_dir):
         return task.config(quick=self.quick, seed=run.seed, model=run.model, save_dir=save_dir,
-                           device=self.device, threads=self.threads, quiet=True)
+                           device=self.device, threads=self.threads, quiet=True,
+                           **dict(self.overrides))
 
 
 def make_data(run, options):

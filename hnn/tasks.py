@@ -279,8 +279,8 @@ class OneDofTask(Task):
     Physics, all on numpy `(..., 2)` states: `hamiltonian(x) -> (...)`, `dynamics(x) -> (..., 2)`,
     `solution(x0 (batch, 2), t (T,)) -> (batch, T, 2)`. `plot_limit` bounds the phase-space figure.
     `linear=True` declares the field linear, x' = A x: `table.md` then shows what a least-squares
-    A fitted to the same training data scores (`least_squares_reference`), the floor that the data
-    set for any model free to dissipate.
+    A fitted to the same training data scores (`least_squares_reference`), what an L2 fit of the
+    physics' exact form reaches on these data.
     """
 
     def __init__(self, name, title, defaults, *, hamiltonian, dynamics, solution, t_span,
@@ -323,18 +323,21 @@ class OneDofTask(Task):
         return rollout_errors(model, self.hamiltonian, x0, t, truth, substeps=config.eval_substeps,
                               solver=config.eval_integrator)
 
-    def least_squares_reference(self, seed, **overrides):
-        """The metrics of the linear field x' = A x whose A fits the training data of `seed` (and
-        the config `overrides`) by least squares, rolled out exactly: `energy_mse`, `state_mse`
-        and `divergence` (trace A)."""
+    def linear_field_metrics(self, A):
+        """The metrics of the linear field x' = A x (`A` (2, 2)), rolled out exactly from the
+        evaluation starts: `energy_mse`, `state_mse` and `divergence` (trace A)."""
         import scipy.linalg
 
-        dataset = self.dataset(self.config(seed=seed, **overrides))
-        A = np.linalg.lstsq(dataset["x"], dataset["dx"], rcond=None)[0].T
         x0, t, truth = self.evaluation_trajectories()
         states = np.einsum("tij,bj->bti", np.stack([scipy.linalg.expm(A * ti) for ti in t]), x0)
         return {"energy_mse": float(np.mean((self.hamiltonian(states) - self.hamiltonian(truth)) ** 2)),
                 "state_mse": float(np.mean((states - truth) ** 2)), "divergence": float(np.trace(A))}
+
+    def least_squares_reference(self, seed, **overrides):
+        """`linear_field_metrics` of the A that fits the training data of `seed` (and the config
+        `overrides`) by least squares."""
+        dataset = self.dataset(self.config(seed=seed, **overrides))
+        return self.linear_field_metrics(np.linalg.lstsq(dataset["x"], dataset["dx"], rcond=None)[0].T)
 
     def friction_lines(self, results, seeds):
         """For a linear task, the least-squares field's metrics over `seeds` (mean ± std)."""
@@ -347,8 +350,7 @@ class OneDofTask(Task):
         return [f"- {self.title}, least-squares linear field (the physics' exact form, 4 numbers "
                 f"fitted to the same noisy training data, seeds {', '.join(map(str, seeds))}): "
                 + ", ".join(f"{key.replace('_', ' ')} {m:.2e} ± {e:.1e}" for key, (m, e) in stats.items())
-                + ". Input noise biases and scatters its divergence: the floor for any model "
-                  "that can dissipate."]
+                + ". Input noise shrinks and scatters its divergence."]
 
     def figures(self, runs_dir, figures_dir, seed=0):
         """`{task}-phase-seed{seed}.png`: learned vs true H, a rollout and its energy;

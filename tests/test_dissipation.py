@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from hnn import HNN, build_model
+from hnn.checkpoint import read_json
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.metrics import divergence
@@ -134,3 +135,45 @@ def test_least_squares_floor_recovers_the_damped_field_without_noise():
     assert exact["energy_mse"] < 1e-16 and exact["state_mse"] < 1e-16
     noisy = task.least_squares_reference(0)           # input noise shrinks the fitted field
     assert -0.19 < noisy["divergence"] < -0.15 and noisy["energy_mse"] > 1e-4
+
+
+identifiability = load_folder(f"{REPO_ROOT}/experiment-damped", "identifiability")
+
+
+def test_data_divergence_is_exact_without_noise_and_reverse_regression_removes_the_shrinkage():
+    for name, truth in (("damped", -2 * damped.GAMMA), ("spring", 0.0)):
+        forward, reverse = identifiability.data_divergence(TASKS[name], 0, noise_std=0.0)
+        assert forward == pytest.approx(truth, abs=1e-9) and reverse == pytest.approx(truth, abs=1e-9)
+    # 2000 training trajectories: the divergence's sampling error is about 0.003, while the
+    # noise (std 0.1 on states of std about 0.37) shrinks a forward fit by about 6%
+    forward, reverse = identifiability.data_divergence(TASKS["damped"], 0, samples=4000)
+    assert reverse == pytest.approx(-0.2, abs=0.01)
+    assert -0.196 < forward < -0.17 and reverse < forward - 0.008
+
+
+def test_friction_field_adds_its_divergence_to_the_exact_conservative_field():
+    A = identifiability.friction_field(-2 * damped.GAMMA)
+    np.testing.assert_array_equal(A, damped.SYSTEM)
+    assert TASKS["spring"].linear_field_metrics(identifiability.friction_field(0.0))["energy_mse"] < 1e-20
+    growing = TASKS["spring"].linear_field_metrics(identifiability.friction_field(0.03))
+    assert growing["divergence"] == 0.03 and growing["energy_mse"] > 1e-2
+
+
+@pytest.mark.slow
+def test_identifiability_script_measures_saved_runs_and_noise_free_ones(tmp_path):
+    runs = tmp_path / "runs"
+    for name in ("damped", "spring"):
+        for model in TASKS[name].models:
+            TASKS[name].run(TASKS[name].config(quick=True, quiet=True, model=model, save_dir=str(runs)))
+    identifiability.main(["--runs", str(runs), "--out", str(tmp_path), "--seeds", "0", "--many", "10",
+                          "--quick"])
+    result = read_json(tmp_path / "friction-identifiability.json")
+    seed0 = result["data"]["damped"]["seeds"]["0"]
+    assert seed0["dhnn"] == pytest.approx(
+        TASKS["damped"].read_metrics(runs, "dhnn", 0)["divergence"]["mean"], rel=1e-5)
+    assert seed0["least_squares"] == pytest.approx(TASKS["damped"].least_squares_reference(0)["divergence"])
+    assert result["data"]["damped"]["least_squares"]["groups"] == 2
+    noise_free = read_json(tmp_path / "runs-noisefree" / "damped-dhnn-seed0.json")
+    assert noise_free["config"]["noise_std"] == 0.0 and noise_free["config"]["total_steps"] == 20
+    assert len(result["acceptance"]) == 14
+    assert "### 3. Noise-free data" in (tmp_path / "friction-identifiability.md").read_text()

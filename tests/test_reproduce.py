@@ -170,15 +170,16 @@ def test_a_new_system_is_one_folder(repo, tmp_path):
 
 def test_readme_tables_are_the_committed_results(repo):
     """Every table row of the README that shows our numbers beside the paper's (or the friction
-    table's rows) stands, to the letter, in a committed table.md."""
+    tables' rows) stands, to the letter, in a committed table.md or study (results/**/*.md)."""
     with open(os.path.join(repo, "README.md")) as f:
         readme = f.read()
     committed = ""
-    for path in glob.glob(os.path.join(repo, "results", "**", "table.md"), recursive=True):
+    for path in glob.glob(os.path.join(repo, "results", "**", "*.md"), recursive=True):
         with open(path) as f:
             committed += f.read()
     rows = [line for line in readme.splitlines()
-            if line.startswith("| ") and ("<br>paper" in line or re.match(r"\| [^|]+ \| [a-z ]+ mse \|", line))]
+            if line.startswith("| ") and ("<br>paper" in line or line.startswith(("| damped |", "| spring |"))
+                                          or re.match(r"\| [^|]+ \| [a-z ]+ mse \|", line))]
     assert len(rows) >= 7
     missing = [row[:60] for row in rows if row not in committed]
     assert not missing, missing
