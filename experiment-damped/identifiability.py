@@ -76,15 +76,15 @@ def data_study(tasks, seeds, many, runs_dir):
             entry["seeds"][seed] = {
                 "least_squares": pairs[seed, 0], "reverse": pairs[seed, 1],
                 "dhnn": learned_divergence(task, runs_dir, seed),
-                "dhnn_energy_mse": task.read_metrics(runs_dir, "dhnn", seed)["energy_mse"]["mean"],
-                "hnn_energy_mse": task.read_metrics(runs_dir, "hnn", seed)["energy_mse"]["mean"],
-                "baseline_energy_mse": task.read_metrics(runs_dir, "baseline", seed)["energy_mse"]["mean"]}
+                **{f"{model}_energy_mse": task.read_metrics(runs_dir, model, seed)["energy_mse"]["mean"]
+                   for model in MODELS}}
         for key, column in (("least_squares", 0), ("reverse", 1)):
             values = pairs[:many, column]
-            groups = five_seed_means(values)
-            entry[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)),
-                          "groups": len(groups), "groups_within": int(np.sum(
-                              np.abs(groups - truth) <= TOLERANCE * max(abs(truth), 1e-300)))}
+            entry[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1))}
+            if truth:               # a relative tolerance needs a nonzero truth
+                groups = five_seed_means(values)
+                entry[key].update(groups=len(groups), groups_within=int(
+                    np.sum(np.abs(groups - truth) <= TOLERANCE * abs(truth))))
         if truth == 0:
             cost = [task.linear_field_metrics(friction_field(d))["energy_mse"] for d in pairs[:, 0]]
             hnn_mean = float(np.mean([entry["seeds"][s]["hnn_energy_mse"] for s in seeds]))
