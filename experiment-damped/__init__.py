@@ -1,5 +1,8 @@
 """Damped mass-spring (an extension: friction, for the dissipative HNN): `data.py` holds the
-physics, `task.py` the task, `analysis.py` the field-split figure."""
+physics, `task.py` the task, `analysis.py` the field-split figure, `identifiability.py` the
+study `friction-identifiability`."""
+from . import identifiability
 from .task import TASKS
 
-__all__ = ["TASKS"]
+STUDIES = [identifiability.STUDY]
+__all__ = ["TASKS", "STUDIES"]

@@ -1,7 +1,7 @@
 """The damped spring's field split: the true conservative and dissipative parts beside the
 dissipative HNN's, on a grid (the D-HNN paper's signature figure).
 
-    make_figures(task, save_dir, figures_dir, seed=0) -> [path of damped-field-split-seed{N}.png]
+    make_figures(task, runs, figures_dir, seed=0) -> [path of damped-field-split-seed{N}.png]
 """
 import os
 
@@ -10,7 +10,6 @@ import torch
 from hnn.plots import pyplot, save_figure
 
 from . import data
-from .task import grid_divergence, grid_states
 
 GRID = 15        # arrows per axis
 
@@ -22,13 +21,14 @@ def learned_parts(model, states):
     return model.conservative_field(x).numpy(), model.dissipative_field(x).numpy()
 
 
-def make_figures(task, save_dir, figures_dir, seed=0):
-    """The field-split figure of the saved D-HNN of `seed`, if there is one; returns its paths."""
-    if not os.path.exists(task.checkpoint_path(save_dir, "dhnn", seed)):
+def make_figures(task, runs, figures_dir, seed=0):
+    """The field-split figure of the saved D-HNN of `seed` in `runs` (an `hnn.runs.RunsFolder`),
+    if there is one; returns its paths."""
+    if not runs.has(task, "dhnn", seed):
         return []
-    model, _ = task.load(save_dir, "dhnn", seed)
-    states = grid_states(GRID, 1.0)
-    learned_div = grid_divergence(model).mean().item()
+    model, _ = runs.load(task, "dhnn", seed)
+    states = data.grid_states(GRID, 1.0)
+    learned_div = data.grid_divergence(model).mean().item()
     conservative, dissipative = learned_parts(model, states)
     panels = {"true J grad H": data.conservative_part(states),
               "true grad D (friction)": data.dissipative_part(states),

@@ -7,6 +7,9 @@ States are `[q, p]`.
 """
 import numpy as np
 import scipy.linalg
+import torch
+
+from hnn.metrics import divergence
 
 GAMMA = 0.1
 T_SPAN = (0.0, 3.0)      # the spring's recipe: 30 points on [0, 3], radii (0.1, 1), 50/50 split
@@ -49,3 +52,20 @@ def decay_rate(t, energy):
     t = np.asarray(t) - np.mean(t)
     slope = (log_energy - log_energy.mean(axis=1, keepdims=True)) @ t / (t @ t)
     return -slope
+
+
+GRID_POINTS = 25          # per axis, as the D-HNN paper's grid
+GRID_LIMIT = 0.7          # inside the data's radii (0.1 to 1)
+
+
+def grid_states(n=GRID_POINTS, limit=GRID_LIMIT):
+    """An n x n grid of states on [-limit, limit]^2, `(n*n, 2)`."""
+    q, p = np.meshgrid(np.linspace(-limit, limit, n), np.linspace(-limit, limit, n))
+    return np.stack([q.ravel(), p.ravel()], axis=1)
+
+
+def grid_divergence(model):
+    """The divergence of `model`'s field on `grid_states()`, `(n*n,)` (its mean is the metric)."""
+    param = next(model.parameters())
+    grid = torch.as_tensor(grid_states(), dtype=param.dtype, device=param.device)
+    return divergence(model.time_derivative, grid)

@@ -1,6 +1,7 @@
-"""What the spring data can identify of friction, and the D-HNN where the data hide none of it.
+"""The study `friction-identifiability`: what the spring data can identify of friction, and the
+D-HNN where the data hide none of it.
 
-    python experiment-damped/identifiability.py [--runs results/seeds5/runs] [--out results/seeds5]
+    python reproduce.py --study friction-identifiability --seeds 0 1 2 3 4 --out results/seeds5
 
 The damped and the ideal spring train on 25 trajectories whose inputs carry noise (std 0.1) and
 whose targets are exact. This script measures, without changing either task:
@@ -8,35 +9,34 @@ whose targets are exact. This script measures, without changing either task:
    seeds and over `--many` seeds: by least squares, which an L2 fit on noisy inputs approaches
    and which the noise shrinks toward 0, and by reverse regression (inputs on the exact targets,
    then inverted), which input noise does not bias; and how many disjoint five-seed means of each
-   lie within 10% of the truth. Beside them, the divergence the saved D-HNNs learned;
+   lie within 10% of the truth (10 seeds with --quick). Beside them, the divergence the saved
+   D-HNNs learned;
 2. on the ideal spring, what a learned friction costs: the energy MSE of the exact conservative
    field plus the friction that gives it the training data's least-squares divergence (per seed,
    and over the disjoint five-seed means of `--many` seeds) or the D-HNN's learned one;
 3. the three models trained on noise-free data (`noise_std=0`, the D-HNN paper's setting, all
-   else the tasks' own), runs in {out}/runs-noisefree (two at a time, a few minutes; up-to-date
-   runs are kept), with the issue's acceptance checks on them.
-It prints Markdown and writes it, with the numbers, to {out}/friction-identifiability.{md,json}.
+   else the tasks' own), runs in the study's folder `runs-noisefree`, with the acceptance checks
+   of the friction issue on them.
+It writes the Markdown and the numbers to `{out}/studies/friction-identifiability/`
+`friction-identifiability.{md,json}`; the tables' runs of both tasks are trained if needed.
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from hnn import RunSet, Study
+from hnn.checkpoint import write_json, write_text
+from hnn.report import markdown_table
+from hnn.studies import runs_of
 
-from hnn.checkpoint import write_json, write_text  # noqa: E402
-from hnn.experiments import find_tasks, load_folder  # noqa: E402
-from hnn.sweep import Options, Run, make_executor, run_all  # noqa: E402
+from . import data
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-data = load_folder(HERE, "data")
-task_module = load_folder(HERE, "task")
 TASKS = {"damped": -2 * data.GAMMA, "spring": 0.0}      # task: its true divergence
 MODELS = ("baseline", "hnn", "dhnn")
 NOISE_FREE = dict(noise_std=0.0)
 CONSERVATIVE = data.conservative_part(np.eye(2)).T     # both tasks' J grad H = [2p, -2q]
 TOLERANCE = 0.1
+MANY, MANY_QUICK = 200, 10                              # seeds of the data-only statistics
 
 
 def data_divergence(task, seed, **overrides):
@@ -59,13 +59,13 @@ def five_seed_means(values):
     return values[: len(values) // 5 * 5].reshape(-1, 5).mean(axis=1)
 
 
-def learned_divergence(task, runs_dir, seed):
-    """The mean divergence of the saved D-HNN of `seed` on the damped task's grid."""
-    model, _ = task.load(runs_dir, "dhnn", seed)
-    return float(task_module.grid_divergence(model).mean())
+def learned_divergence(task, runs, seed):
+    """The mean divergence of the saved D-HNN of `seed` in `runs` on the damped task's grid."""
+    model, _ = runs.load(task, "dhnn", seed)
+    return float(data.grid_divergence(model).mean())
 
 
-def data_study(tasks, seeds, many, runs_dir):
+def data_study(tasks, seeds, many, runs):
     """Parts 1 and 2: {task: {...}} of per-seed and many-seed numbers."""
     study = {}
     for name, truth in TASKS.items():
@@ -75,8 +75,8 @@ def data_study(tasks, seeds, many, runs_dir):
         for seed in seeds:
             entry["seeds"][seed] = {
                 "least_squares": pairs[seed, 0], "reverse": pairs[seed, 1],
-                "dhnn": learned_divergence(task, runs_dir, seed),
-                **{f"{model}_energy_mse": task.read_metrics(runs_dir, model, seed)["energy_mse"]["mean"]
+                "dhnn": learned_divergence(task, runs, seed),
+                **{f"{model}_energy_mse": runs.metrics(task, model, seed)["energy_mse"]["mean"]
                    for model in MODELS}}
         for key, column in (("least_squares", 0), ("reverse", 1)):
             values = pairs[:many, column]
@@ -99,30 +99,19 @@ def data_study(tasks, seeds, many, runs_dir):
     return study
 
 
-def noise_free_study(tasks, seeds, runs_dir, quick=False):
-    """Part 3: train what is not up to date, then {task: {model: {metric: [per seed]}}}."""
-    options = Options(quick=quick, overrides=tuple(NOISE_FREE.items()))
-    runs = [Run(name, model, seed) for name in TASKS for model in MODELS for seed in seeds]
-    todo = [run for run in runs
-            if not tasks[run.task].is_up_to_date(options.config(tasks[run.task], run, runs_dir))]
-    if todo:
-        os.makedirs(runs_dir, exist_ok=True)
-        executor = make_executor(2, options=options)
-        try:
-            run_all(todo, runs_dir, options, executor, quiet=quick)
-        finally:
-            executor.close()
+def noise_free_study(tasks, seeds, runs):
+    """Part 3: {task: {model: {metric: [per seed]}}} of the noise-free runs in `runs`."""
     study = {}
     for name in TASKS:
         task = tasks[name]
         study[name] = {}
         for model in MODELS:
-            stored = [task.read_metrics(runs_dir, model, seed) for seed in seeds]
+            stored = [runs.metrics(task, model, seed) for seed in seeds]
             study[name][model] = {m: [s[m]["mean"] for s in stored]
                                   for m in ("energy_mse", "state_mse", "energy_decay_rate")
                                   if m in stored[0]}
             if model == "dhnn":
-                study[name][model]["divergence"] = [learned_divergence(task, runs_dir, seed)
+                study[name][model]["divergence"] = [learned_divergence(task, runs, seed)
                                                     for seed in seeds]
     study["damped"]["true_decay_rate"] = tasks["damped"].true_decay_rate()
     return study
@@ -154,43 +143,36 @@ def acceptance(study, seeds):
 
 
 def markdown(data_part, noise_free, checks, seeds):
-    lines = ["### 1. The training data's own divergence", "",
-             "| task | seeds | least squares | reverse regression | D-HNN learned |",
-             "| --- | --- | --- | --- | --- |"]
+    rows = []
     for name, entry in data_part.items():
-        rows = entry["seeds"]
-        for seed, row in rows.items():
-            lines.append(f"| {name} | {seed} | {row['least_squares']:.3f} | {row['reverse']:.3f} | "
-                         f"{row['dhnn']:.3f} |")
-        mean = {k: np.mean([row[k] for row in rows.values()]) for k in ("least_squares", "reverse", "dhnn")}
-        lines.append(f"| {name} | mean of {', '.join(map(str, seeds))} | {mean['least_squares']:.3f} | "
-                     f"{mean['reverse']:.3f} | {mean['dhnn']:.3f} |")
-        many = {k: entry[k] for k in ("least_squares", "reverse")}
-        lines.append(f"| {name} | {entry['many']} seeds: mean ± std | "
-                     + " | ".join(f"{v['mean']:.3f} ± {v['std']:.3f}" for v in many.values()) + " | |")
+        per_seed = entry["seeds"]
+        rows += [[name, seed, f"{row['least_squares']:.3f}", f"{row['reverse']:.3f}", f"{row['dhnn']:.3f}"]
+                 for seed, row in per_seed.items()]
+        mean = {k: np.mean([row[k] for row in per_seed.values()]) for k in ("least_squares", "reverse", "dhnn")}
+        rows.append([name, f"mean of {', '.join(map(str, seeds))}", f"{mean['least_squares']:.3f}",
+                     f"{mean['reverse']:.3f}", f"{mean['dhnn']:.3f}"])
+        many = [entry[k] for k in ("least_squares", "reverse")]
+        rows.append([name, f"{entry['many']} seeds: mean ± std"]
+                    + [f"{v['mean']:.3f} ± {v['std']:.3f}" for v in many] + [""])
         if entry["truth"]:
-            lines.append(f"| {name} | five-seed means within 10% of {entry['truth']} | "
-                         + " | ".join(f"{v['groups_within']} of {v['groups']}" for v in many.values())
-                         + " | |")
+            rows.append([name, f"five-seed means within 10% of {entry['truth']}"]
+                        + [f"{v['groups_within']} of {v['groups']}" for v in many] + [""])
+    lines = ["### 1. The training data's own divergence", "",
+             markdown_table(["task", "seeds", "least squares", "reverse regression", "D-HNN learned"], rows)]
     spring = data_part["spring"]["friction_cost"]
+    rows = []
+    for seed, value in spring["data"].items():
+        row = data_part["spring"]["seeds"][seed]
+        rows.append([seed, f"{value:.2e}", f"{spring['dhnn'][seed]:.2e}",
+                     f"{row['baseline_energy_mse']:.2e}", f"{row['hnn_energy_mse']:.2e}",
+                     f"{row['dhnn_energy_mse']:.2e}"])
     lines += ["", "### 2. The ideal spring: what a learned friction costs", "",
               "Energy MSE of the runs beside the exact conservative field plus a friction that "
               "gives it the training data's least-squares divergence, or the D-HNN's learned one, "
               "rolled out exactly:", "",
-              "| seed | exact field, data's divergence | exact field, D-HNN's divergence | baseline | "
-              "HNN | D-HNN |", "| --- | --- | --- | --- | --- | --- |"]
-    for seed, value in spring["data"].items():
-        row = data_part["spring"]["seeds"][seed]
-        lines.append(f"| {seed} | {value:.2e} | {spring['dhnn'][seed]:.2e} | "
-                     f"{row['baseline_energy_mse']:.2e} | {row['hnn_energy_mse']:.2e} | "
-                     f"{row['dhnn_energy_mse']:.2e} |")
-    lines += ["", f"Over {data_part['spring']['many']} seeds the exact field with the data's "
-              f"divergence has energy MSE {spring['many_mean']:.2e} on average; "
-              f"{spring['groups_within_3x_hnn']} of {spring['groups']} disjoint five-seed means are "
-              f"within 3x of the HNN's five-seed mean ({spring['hnn_mean']:.2e}).", "",
-              "### 3. Noise-free data (noise_std 0, the D-HNN paper's setting)", "",
-              f"Seeds {', '.join(map(str, seeds))}, mean (per seed):", "",
-              "| task | metric | baseline | HNN | D-HNN |", "| --- | --- | --- | --- | --- |"]
+              markdown_table(["seed", "exact field, data's divergence", "exact field, D-HNN's divergence",
+                              "baseline", "HNN", "D-HNN"], rows)]
+    rows = []
     for name in TASKS:
         for metric in ("energy_mse", "state_mse", "energy_decay_rate", "divergence"):
             cells = []
@@ -199,7 +181,14 @@ def markdown(data_part, noise_free, checks, seeds):
                 cells.append("–" if values is None else f"{np.mean(values):.2e} ("
                              + ", ".join(f"{v:.1e}" for v in values) + ")")
             if any(c != "–" for c in cells):
-                lines.append(f"| {name} | {metric.replace('_', ' ')} | " + " | ".join(cells) + " |")
+                rows.append([name, metric.replace("_", " "), *cells])
+    lines += ["", f"Over {data_part['spring']['many']} seeds the exact field with the data's "
+              f"divergence has energy MSE {spring['many_mean']:.2e} on average; "
+              f"{spring['groups_within_3x_hnn']} of {spring['groups']} disjoint five-seed means are "
+              f"within 3x of the HNN's five-seed mean ({spring['hnn_mean']:.2e}).", "",
+              "### 3. Noise-free data (noise_std 0, the D-HNN paper's setting)", "",
+              f"Seeds {', '.join(map(str, seeds))}, mean (per seed):", "",
+              markdown_table(["task", "metric", "baseline", "HNN", "D-HNN"], rows)]
     lines += ["", f"True energy decay rate (damped): {noise_free['damped']['true_decay_rate']:.3f}; "
               f"true divergence: damped {TASKS['damped']}, spring 0.", "",
               "The issue's acceptance checks on the noise-free runs:", ""]
@@ -207,33 +196,23 @@ def markdown(data_part, noise_free, checks, seeds):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", default=os.path.join("results", "seeds5", "runs"),
-                        help="the saved runs of the damped and spring tasks")
-    parser.add_argument("--out", default=os.path.join("results", "seeds5"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--many", type=int, default=200, help="seeds of the data-only statistics")
-    parser.add_argument("--quick", action="store_true", help="the noise-free runs' quick profile")
-    args = parser.parse_args(argv)
-    tasks = find_tasks()
-    for name in TASKS:
-        for model in MODELS:
-            for seed in args.seeds:
-                if not os.path.exists(tasks[name].checkpoint_path(args.runs, model, seed)):
-                    raise SystemExit(f"{args.runs} holds no {name}-{model}-seed{seed}; run "
-                                     f"reproduce.py --tasks damped spring --seeds ... first")
-    data_part = data_study(tasks, args.seeds, args.many, args.runs)
-    noise_free = noise_free_study(tasks, args.seeds, os.path.join(args.out, "runs-noisefree"),
-                                  args.quick)
-    checks = acceptance(noise_free, args.seeds)
-    text = markdown(data_part, noise_free, checks, args.seeds)
-    print(text)
-    write_json(os.path.join(args.out, "friction-identifiability.json"),
-               {"data": data_part, "noise_free": noise_free,
-                "acceptance": [{"check": c, "met": bool(m)} for c, m in checks]})
-    write_text(os.path.join(args.out, "friction-identifiability.md"), text + "\n")
+def needs(context):
+    runs = runs_of(TASKS, MODELS, context.seeds)
+    return [RunSet(runs), RunSet(runs, "runs-noisefree", tuple(NOISE_FREE.items()))]
 
 
-if __name__ == "__main__":
-    main()
+def write(context):
+    seeds, tasks = context.seeds, context.tasks
+    data_part = data_study(tasks, seeds, MANY_QUICK if context.quick else MANY, context.runs())
+    noise_free = noise_free_study(tasks, seeds, context.runs("runs-noisefree"))
+    checks = acceptance(noise_free, seeds)
+    text = markdown(data_part, noise_free, checks, seeds)
+    paths = [os.path.join(context.folder, f"friction-identifiability.{ext}") for ext in ("json", "md")]
+    write_json(paths[0], {"data": data_part, "noise_free": noise_free,
+                          "acceptance": [{"check": c, "met": bool(m)} for c, m in checks]})
+    write_text(paths[1], text + "\n")
+    return paths
+
+
+STUDY = Study("friction-identifiability", "What the noisy spring data identify of friction, and "
+              "the D-HNN on noise-free data.", needs=needs, write=write)

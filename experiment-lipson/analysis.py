@@ -1,11 +1,11 @@
 """Figures for the real pendulum: data vs baseline vs HNN over the test segment.
 
-    make_figures(task, save_dir, figures_dir, seed=0)
+    make_figures(task, runs, figures_dir, seed=0)
         -> [paths of {task}-rollouts-seed{N}.png and {task}-field-seed{N}.png]
 
 The dissipative HNN is drawn too when its run is saved.
 
-Loads the saved `{task}-{hnn,baseline}-seed{N}.pt` runs from `save_dir`.
+Loads the saved `{task}-{hnn,baseline}-seed{N}.pt` runs from `runs` (an `hnn.runs.RunsFolder`).
 """
 import os
 
@@ -17,14 +17,15 @@ from hnn.plots import COLORS, pyplot, save_figure, vector_field_figure
 from . import data as lipson
 
 
-def segment_rollouts(task, save_dir, seed=0):
-    """Roll both saved models out over the test segment from its first point.
+def segment_rollouts(task, runs, seed=0):
+    """Roll the saved models of `runs` (an `hnn.runs.RunsFolder`) out over the test segment
+    from its first point.
 
     Returns `t` (110,), a dict of states `(110, 2)` for "data", "baseline" and "hnn", the runs'
     metrics, the loaded models and the dataset."""
     states, metrics, models = {}, {}, {}
     dataset = None
-    for kind, (model, ckpt) in task.load_all(save_dir, seed).items():
+    for kind, (model, ckpt) in runs.load_models(task, seed).items():
         models[kind] = model
         config = ckpt["config"]
         if dataset is None:
@@ -37,10 +38,10 @@ def segment_rollouts(task, save_dir, seed=0):
     return t, states, metrics, models, dataset
 
 
-def make_figures(task, save_dir, figures_dir, seed=0):
+def make_figures(task, runs, figures_dir, seed=0):
     """Angle, phase portrait and energy H = 2.4 (1 - cos q) + p^2 over the test segment, for the
     data and both models' rollouts. Returns the list of written paths."""
-    t, states, metrics, models, dataset = segment_rollouts(task, save_dir, seed)
+    t, states, metrics, models, dataset = segment_rollouts(task, runs, seed)
     fig, axes = pyplot().subplots(1, 3, figsize=(13, 3.8))
     for name, x in states.items():
         label = name if name == "data" else (

@@ -8,10 +8,10 @@ targets and its split, with the same training settings and metric (its error ove
 """
 import dataclasses
 
-from hnn import EXTENSION, TABLE_1, Task, TrainConfig, arg, rollout_errors
-from hnn.report import cell_stats, fmt
+from hnn import EXTENSION, TABLE_1, Note, Task, TrainConfig, arg, rollout_errors
+from hnn.report import PaperComparison
 
-from . import data
+from . import analysis, data
 
 
 @dataclasses.dataclass
@@ -29,7 +29,7 @@ class LipsonConfig(TrainConfig):
             ("derivative", self.derivative in data.DERIVATIVES, f"one of {data.DERIVATIVES}")]
 
 
-# The authors' settings (paper-settings.md, Task 3; weight decay as in their code, not the paper).
+# The authors' settings (docs/paper-settings.md, Task 3; weight decay as in their code, not the paper).
 DEFAULTS = LipsonConfig(weight_decay=1e-5, total_steps=2000, batch_size=0, eval_substeps=10)
 QUICK = dict(total_steps=20, eval_substeps=1)
 # The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
@@ -57,42 +57,47 @@ class LipsonTask(Task):
         return rollout_errors(model, data.hamiltonian, x0, t, truth, substeps=config.eval_substeps,
                               solver=config.eval_integrator, over="time", groups=groups)
 
-    def figures(self, runs_dir, figures_dir, seed=0):
-        from . import analysis
-        return analysis.make_figures(self, runs_dir, figures_dir, seed)
-
-    def report_lines(self, results, seeds):
-        """Our dissipative HNN's numbers beside those of the D-HNN authors, for their protocol."""
-        ours = {model: cell_stats(results, self.name, model, "energy_mse", seeds)
-                for model in self.models}
-        if self.defaults.derivative != "central" or not ours["dhnn"]:
-            return []
-        return ["## Real pendulum with friction: ours beside the D-HNN paper's", "",
-                "| energy MSE | baseline | HNN | D-HNN |", "| --- | --- | --- | --- |",
-                f"| ours ({self.name}) | " + " | ".join(fmt(ours[m]) for m in ("baseline", "hnn", "dhnn"))
-                + " |",
-                "| D-HNN paper | " + " | ".join(fmt(DHNN_PAPER[m]) for m in ("baseline", "hnn", "dhnn"))
-                + " |", "",
-                "- Both use the D-HNN paper's central-difference targets, split and metric. The D-HNN "
-                "paper trained one seed (42) with lr 5e-3, no weight decay, 5000 steps of 128 "
-                "sequential rows, and its MLP had 256 units and a residual layer; ours are the HNN "
-                "paper's real-pendulum settings. So only the ordering and the D-HNN's number are "
-                "comparable. Its test losses: MLP "
-                f"{DHNN_PAPER_TEST_LOSS['baseline']:.2e}, HNN {DHNN_PAPER_TEST_LOSS['hnn']:.2e}, "
-                f"D-HNN {DHNN_PAPER_TEST_LOSS['dhnn']:.2e}.",
-                "- With the HNN paper's forward differences (`lipson`), a model that can dissipate "
-                "learns the friction that the difference adds, (1 - cos wh)/h, about 0.4 per unit "
-                "time here, and its rollout's energy falls to zero over the test segment.", ""]
+    def figures(self, runs, figures_dir, seed=0):
+        return analysis.make_figures(self, runs, figures_dir, seed)
 
 
+DHNN_COMPARISON = PaperComparison(
+    "Real pendulum with friction: ours beside the D-HNN paper's", "D-HNN paper", DHNN_PAPER, notes=[
+        "Both use the D-HNN paper's central-difference targets, split and metric. The D-HNN "
+        "paper trained one seed (42) with lr 5e-3, no weight decay, 5000 steps of 128 "
+        "sequential rows, and its MLP had 256 units and a residual layer; ours are the HNN "
+        "paper's real-pendulum settings. So only the ordering and the D-HNN's number are "
+        "comparable. Its test losses: MLP "
+        f"{DHNN_PAPER_TEST_LOSS['baseline']:.2e}, HNN {DHNN_PAPER_TEST_LOSS['hnn']:.2e}, "
+        f"D-HNN {DHNN_PAPER_TEST_LOSS['dhnn']:.2e}.",
+        "With the HNN paper's forward differences (`lipson`), a model that can dissipate "
+        "learns the friction that the difference adds, (1 - cos wh)/h, about 0.4 per unit "
+        "time here, and its rollout's energy falls to zero over the test segment."])
+FORWARD_NOTE = Note(
+    "Real pendulum: the HNN paper's forward-difference targets and split, from the recording "
+    "itself (445 training and 110 test points).",
+    "dx = (x[1:] − x[:-1]) / (t[1:] − t[:-1]); `test_split=0.8` is the train fraction, 445 train "
+    "and 110 test points",
+    "[HNN] `experiment-real/data.py` (`get_dataset`), `experiment-real/utils.py`")
 CENTRAL = dataclasses.replace(DEFAULTS, derivative="central")
-CENTRAL_NOTE = ("Real pendulum, central differences (an extension, `lipson_central`): the D-HNN "
-                "paper's targets, the mean of the forward differences before and after each state, "
-                "and its split (rows 1-444 of the recording train, 445-555 test); the settings and "
-                "metric are `lipson`'s, with the error over time points as the D-HNN paper's.")
+CENTRAL_NOTE = Note(
+    "Real pendulum, central differences (an extension, `lipson_central`): the D-HNN paper's "
+    "targets, the mean of the forward differences before and after each state, and its split "
+    "(rows 1-444 of the recording train, 445-555 test); the settings and metric are `lipson`'s, "
+    "with the error over time points as the D-HNN paper's.",
+    "targets are the mean of the forward differences around each state, paired with `x[1:]`; "
+    "the first `int(556 · 0.8)` rows train; the energy MSE is the mean over the test segment's "
+    "time points of (H_data − H_model)², H = 2.4 (1 − cos q) + p², rolled out by `solve_ivp` "
+    "from the first test state, with the standard error over time points. The D-HNN paper's "
+    "numbers: MLP 1.17e-3, HNN 1.02e-2, D-HNN 1.07e-3 energy MSE; seed 42, lr 5e-3, no weight "
+    "decay, 5000 steps of 128 sequential rows, 256 units with a residual layer",
+    "[D-HNN] `experiment_realpend/data.py` (`get_lipson_data`), `analyze_realpend.ipynb` "
+    "(printed output), `models.py`, `train.py`")
 
 TASKS = [LipsonTask("lipson", "Real pendulum", DEFAULTS, table=TABLE_1, order=3, quick=QUICK,
-                    paper=PAPER, state_dim=2, models=("baseline", "hnn", "dhnn", "shnn")),
+                    paper=PAPER, state_dim=2, models=("baseline", "hnn", "dhnn", "shnn"),
+                    friction=True, notes=[FORWARD_NOTE]),
          LipsonTask("lipson_central", "Real pendulum, central differences", CENTRAL,
                     table=EXTENSION, order=11, quick=QUICK, state_dim=2,
-                    models=("baseline", "hnn", "dhnn"), notes=[CENTRAL_NOTE])]
+                    models=("baseline", "hnn", "dhnn"), friction=True, notes=[CENTRAL_NOTE],
+                    sections=[DHNN_COMPARISON])]

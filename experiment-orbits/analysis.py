@@ -1,6 +1,6 @@
 """Figures for the orbit tasks: truth vs baseline vs HNN on the first evaluation orbit (seed 0).
 
-    make_figures(task, save_dir, figures_dir, seed=0) -> list of written paths
+    make_figures(task, runs, figures_dir, seed=0) -> list of written paths
 
 Writes `{task}-orbits-seed{N}.png` (trajectories and total energy over time) and
 `{task}-orbits-seed{N}.gif` (the three orbits animated side by side).
@@ -25,7 +25,7 @@ TRAIL = 40              # time points of trail behind each body in the GIF
 def orbit_rollouts(task, runs):
     """The first evaluation orbit (seed 0's start) and both models' rollouts from it.
 
-    `runs` maps "baseline" and "hnn" to (model, checkpoint), as `task.load_pair` gives. Returns
+    `runs` maps "baseline" and "hnn" to (model, checkpoint), as `RunsFolder.load_models` gives. Returns
     `t` (T,), a dict of canonical states `(T, 4N)` for "truth", "baseline" and "hnn", and the
     runs' metrics."""
     states, metrics = {}, {}
@@ -96,9 +96,10 @@ def orbit_gif(states, task, path, frames=GIF_FRAMES):
     return write_gif(path, images, GIF_FRAME_MS)
 
 
-def make_figures(task, save_dir, figures_dir, seed=0):
-    """Write the orbit task's figures from its two runs in `save_dir`; returns their paths."""
-    t, states, metrics = orbit_rollouts(task, task.load_pair(save_dir, seed))
+def make_figures(task, runs, figures_dir, seed=0):
+    """Write the orbit task's figures from its two runs in `runs` (an `hnn.runs.RunsFolder`);
+    returns their paths."""
+    t, states, metrics = orbit_rollouts(task, runs.load_models(task, seed, ("baseline", "hnn")))
     stem = os.path.join(figures_dir, f"{task.name}-orbits-seed{seed}")
     return [trajectory_figure(t, states, metrics, task.name, stem + ".png"),
             orbit_gif(states, task.name, stem + ".gif")]

@@ -2,9 +2,9 @@
 numbers. The energy and state MSE roll the model out over 15 fresh orbits (seeds 0..14)."""
 import dataclasses
 
-from hnn import TABLE_1, TABLE_2, Reference, Task, TrainConfig, arg, rollout_errors
+from hnn import TABLE_1, TABLE_2, Note, Reference, Task, TimeReversal, TrainConfig, arg, rollout_errors
 
-from . import data
+from . import analysis, data
 
 
 @dataclasses.dataclass
@@ -23,7 +23,7 @@ class OrbitConfig(TrainConfig):
         ]
 
 
-# The authors' settings (paper-settings.md, Task 4 and the three-body appendix): the two-body
+# The authors' settings (docs/paper-settings.md, Task 4 and the three-body appendix): the two-body
 # experiment-2body/train.py (no weight decay) and analyze-2body.ipynb (energy over [0, 25]), the
 # three-body experiment-3body/train.py (batch 600, weight decay 1e-4) and analyze-3body.ipynb
 # (energy over [0, 3], 500 points).
@@ -42,14 +42,23 @@ PAPER_THREE_BODY = {
     "hnn": {"train_loss": (0.080346, 0.02147), "test_loss": (0.48809, 0.47745), "energy_mse": (0.041926, 0.0339)},
 }
 NOTES_TWO_BODY = [
-    "Orbits are generated 100 at a time as one solve_ivp system (rtol 1e-9 on the joint error "
-    "norm) instead of one by one.",
+    Note("Orbits are generated 100 at a time as one solve_ivp system (rtol 1e-9 on the joint "
+         "error norm) instead of one by one.",
+         "`get_orbit` calls `solve_ivp` for one orbit at a time, rtol 1e-9",
+         "[HNN] `experiment-2body/data.py` (`get_orbit`), `experiment-3body/data.py`"),
 ]
 NOTES_THREE_BODY = [
-    "Three-body: the starts follow the original's recipe (an equilateral triangle at a random "
-    "angle and distance in [0.9, 1.2], circular-orbit speeds perturbed by 1 + 0.2 U(-1, 1) per "
-    "component), and so do the settings: weight decay 1e-4 and batch 600 (experiment-3body/"
-    "train.py), the energy MSE over t in [0, 3] with 500 points (analyze-3body.ipynb).",
+    Note("Three-body: the starts follow the original's recipe (an equilateral triangle at a "
+         "random angle and distance in [0.9, 1.2], circular-orbit speeds perturbed by "
+         "1 + 0.2 U(-1, 1) per component), and so do the settings: weight decay 1e-4 and batch 600 "
+         "(experiment-3body/train.py), the energy MSE over t in [0, 3] with 500 points "
+         "(analyze-3body.ipynb).",
+         "an equilateral triangle at a random angle and a distance in [0.9, 1.2], circular-orbit "
+         "speeds times 1 + 0.2 U(−1, 1) per component (the velocity sum has its `+=` inside the "
+         "loop); weight decay 1e-4 and batch 600; the energy MSE over t in [0, 3] with 500 points "
+         "for 15 trials",
+         "[HNN] `experiment-3body/data.py` (`random_config`), `experiment-3body/train.py` "
+         "(defaults), `analyze-3body.ipynb`"),
 ]
 
 
@@ -78,15 +87,14 @@ class OrbitTask(Task):
         return rollout_errors(model, data.total_energy, x0, t, truth, substeps=config.eval_substeps,
                               solver=config.eval_integrator)
 
-    def figures(self, runs_dir, figures_dir, seed=0):
-        from . import analysis
-        return analysis.make_figures(self, runs_dir, figures_dir, seed)
+    def figures(self, runs, figures_dir, seed=0):
+        return analysis.make_figures(self, runs, figures_dir, seed)
 
 
 TASKS = [
     OrbitTask("2body", "Two body", TWO_BODY, bodies=2, table=TABLE_1, order=4, quick=QUICK,
               paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY, models=("baseline", "hnn", "shnn"),
-              time_reversal=True, long_horizon=100 * data.SETTINGS[2]["t_span"][1]),   # 100x the data's
+              time_reversal=TimeReversal(starts=2, long_horizon=100 * data.SETTINGS[2]["t_span"][1])),
     OrbitTask("3body", "Three body", THREE_BODY, bodies=3, table=TABLE_2, order=6, quick=QUICK,
               paper=PAPER_THREE_BODY, notes=NOTES_THREE_BODY, models=("baseline", "hnn", "shnn")),
 ]

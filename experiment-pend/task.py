@@ -1,11 +1,11 @@
 """The ideal pendulum task: the authors' settings, the paper's numbers, one extra metric."""
-from hnn import TABLE_1, OneDofConfig, OneDofTask, rollout_errors
-from hnn.report import original_protocol_lines
+from hnn import TABLE_1, HamiltonianConfig, Note, OneDofTask, TimeReversal, rollout_errors
+from hnn.report import OriginalProtocol
 
 from . import data
 
-# The authors' settings (paper-settings.md, Task 2); RK4 step 0.1 is within 0.2% of scipy RK45.
-DEFAULTS = OneDofConfig(samples=50, noise_std=0.1, weight_decay=1e-4, total_steps=2000,
+# The authors' settings (docs/paper-settings.md, Task 2); RK4 step 0.1 is within 0.2% of scipy RK45.
+DEFAULTS = HamiltonianConfig(samples=50, noise_std=0.1, weight_decay=1e-4, total_steps=2000,
                         batch_size=0, eval_substeps=2)
 QUICK = dict(total_steps=20, samples=10, eval_substeps=1)
 # The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
@@ -14,11 +14,13 @@ PAPER = {
     "hnn": {"train_loss": (0.032787, 0.0017567), "test_loss": (0.035586, 0.0018178), "energy_mse": (0.024852, 0.00542)},
 }
 NOTES = [
-    "Pendulum energy MSE: measured with the pendulum's own H = 3(1 - cos q) + p^2; the original "
-    "notebook (analyze-pend.ipynb) used the spring's q^2 + p^2, which the pendulum does not "
-    "conserve. The runs also record the metric that way (`energy_mse_original_metric`), compared "
-    "with the paper's below. The evaluation starts lie in ±[0.2, 1] per component, as in the "
-    "original notebook (below the training radii).",
+    Note("Pendulum energy MSE: measured with the pendulum's own H = 3(1 - cos q) + p^2; the "
+         "original notebook (analyze-pend.ipynb) used the spring's q^2 + p^2, which the pendulum "
+         "does not conserve. The runs also record the metric that way "
+         "(`energy_mse_original_metric`), compared with the paper's below. The evaluation starts "
+         "lie in ±[0.2, 1] per component, as in the original notebook (below the training radii).",
+         "the pendulum notebook's energy function is the spring's q² + p²",
+         "[HNN] `analyze-pend.ipynb` (its `hamiltonian` cell, copied from the spring's)"),
 ]
 
 
@@ -38,14 +40,12 @@ class PendulumTask(OneDofTask):
             solver=config.eval_integrator)["energy_mse"]
         return metrics
 
-    def report_lines(self, results, seeds):
-        """Our `energy_mse_original_metric` beside the paper's numbers, made that way."""
-        return original_protocol_lines(self, results, seeds, "energy_mse_original_metric",
-                                       "Pendulum under the original's energy, q^2 + p^2")
 
 TASKS = [PendulumTask(
     "pend", "Ideal pendulum", DEFAULTS, table=TABLE_1, order=2, quick=QUICK, paper=PAPER,
     notes=NOTES, hamiltonian=data.hamiltonian, dynamics=data.dynamics, solution=data.solution,
     eval_solution=data.evaluation_solution, t_span=data.T_SPAN,
     points_per_unit=data.POINTS_PER_UNIT, radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION,
-    plot_limit=2.5, models=("baseline", "hnn", "shnn"), time_reversal=True)]
+    plot_limit=2.5, models=("baseline", "hnn", "shnn"), time_reversal=TimeReversal(starts=2),
+    sections=[OriginalProtocol("energy_mse_original_metric",
+                               "Pendulum under the original's energy, q^2 + p^2")])]

@@ -1,6 +1,8 @@
 """Pixel pendulum (paper Task 5): `data.py` renders and preprocesses the frames, `losses.py`
 holds the pixel model's loss and energy metric, `task.py` declares the task and `analysis.py`
-draws its GIFs and figures."""
+draws its GIFs and figures, `factors.py` the study `pixel-factors`."""
+from . import factors
 from .task import TASKS
 
-__all__ = ["TASKS"]
+STUDIES = [factors.STUDY]
+__all__ = ["TASKS", "STUDIES"]

@@ -21,7 +21,6 @@ from hnn.metrics import rollout
 from hnn.plots import pyplot, save_figure, write_gif
 
 from . import data as pixels
-from .task import evaluation_grid
 
 ZOOM = 4                 # GIF pixels per frame pixel
 LABEL_HEIGHT = 16        # GIF pixels above (and, with a caption, below) each panel
@@ -126,13 +125,14 @@ def plot_latent_phase_space(path, model, z_data, z_rollout):
     return save_figure(fig, path)
 
 
-def make_figures(task, save_dir, figures_dir, seed=0):
-    """Write the pixel pendulum's figures from the runs in `save_dir`; returns their paths."""
-    runs = task.load_pair(save_dir, seed)
+def make_figures(task, runs, figures_dir, seed=0):
+    """Write the pixel pendulum's figures from the runs in `runs` (an `hnn.runs.RunsFolder`);
+    returns their paths."""
+    runs = runs.load_models(task, seed, ("baseline", "hnn"))
     hnn, config = runs["hnn"][0], runs["hnn"][1]["config"]
     baseline = runs["baseline"][0]
     eval_x, _ = pixels.evaluation_trajectory(config["render_size"])
-    t = evaluation_grid(len(eval_x))
+    t = pixels.evaluation_grid(len(eval_x))
     substeps = config["eval_substeps"]
     hnn_latents, hnn_decoded = pixel_rollout(hnn, eval_x[:1], t, substeps)
     _, baseline_decoded = pixel_rollout(baseline, eval_x[:1], t, substeps)

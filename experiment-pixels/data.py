@@ -171,3 +171,9 @@ def evaluation_trajectory(render_size=RENDER_SIZE, label_offset=0, rod_value=1.0
                         render_size, quiet=True, rod_value=rod_value)
     pairs = make_pairs(raw["frames"], raw["coords"], label_offset)
     return pairs["x"], pairs["coords"]
+
+
+def evaluation_grid(steps):
+    """Rollout times of `steps` observations one frame apart, in frames (the latent model's
+    time unit: it is trained with an Euler step of one frame)."""
+    return np.arange(steps, dtype=np.float64)

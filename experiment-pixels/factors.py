@@ -1,7 +1,7 @@
-"""Why our pixel HNN/baseline energy ratio differs from the paper's: the factors that need no
-retraining, measured on saved runs.
+"""The study `pixel-factors`: why our pixel HNN/baseline energy ratio differs from the paper's,
+factor by factor.
 
-    python experiment-pixels/factors.py [--runs results/seeds5/runs] [--out results/seeds5]
+    python reproduce.py --study pixel-factors --seeds 0 1 2 3 4 --out results/seeds5
 
 Two of the original's choices change only the evaluation, so saved runs can be rescored with them:
 - the latent map: the original notebook (analyze-pixels.ipynb) fitted each model's
@@ -9,40 +9,33 @@ Two of the original's choices change only the evaluation, so saved runs can be r
   with the HNN's encoder, so the baseline's map met latents of another encoder;
 - the labels: the original labelled each frame pair with the state one step after its second
   frame, ours with the state at its first frame; the labels fit the map and are the truth.
-This script scores every seed with both runs saved: ours, then each of the original's choices.
+The study scores every seed's pixel runs (trained if needed) with ours, then each of the
+original's choices.
 
-One choice of the frames is tested by retraining, with `--contrast-seeds 0 ...`: the original's
-frames held the rod's red minus green over 255 (127/255, about 0.5), ours scale it to 1. The
-variant task `pixels_contrast` trains the HNN and the baseline on frames with the rod at 0.5
-(two runs at a time, about 25 minutes a seed here; up-to-date runs in {out}/runs-contrast are
-kept), and the table shows its losses and energy MSE beside ours for the same seeds.
+One choice of the frames is tested by retraining: the original's frames held the rod's red minus
+green over 255 (127/255, about 0.5), ours scale it to 1. The variant task `pixels_contrast`
+trains the HNN and the baseline on frames with the rod at 0.5, for the first `CONTRAST_SEEDS`
+seeds only (about 25 minutes a seed on one core), in the study's folder `runs-contrast`, and the
+second table shows its losses and energy MSE beside ours for the same seeds.
 
-It prints Markdown tables and writes them, with the numbers, to {out}/pixels-factors.{md,json}.
+It writes the tables and the numbers to `{out}/studies/pixel-factors/pixel-factors.{md,json}`.
 """
-import argparse
-import concurrent.futures
-import multiprocessing
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from hnn import RunSet, Study
+from hnn.checkpoint import write_json, write_text
+from hnn.report import markdown_table
+from hnn.studies import runs_of
 
-from hnn.checkpoint import write_json  # noqa: E402
-from hnn.experiments import find_tasks, load_folder  # noqa: E402
-from hnn.runs import parse_run_name  # noqa: E402
+from . import data, losses, task
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-data = load_folder(HERE, "data")
-losses = load_folder(HERE, "losses")
-task_module = load_folder(HERE, "task")
 ORIGINAL_ROD_VALUE = 0.5
-CONTRAST = task_module.PixelTask("pixels_contrast", "Pixel pendulum, rod at half contrast",
-                                 task_module.DEFAULTS, rod_value=ORIGINAL_ROD_VALUE,
-                                 quick=task_module.QUICK)
-
-
+CONTRAST_SEEDS = 2
+CONTRAST = task.PixelTask("pixels_contrast", "Pixel pendulum, rod at half contrast", task.DEFAULTS,
+                          rod_value=ORIGINAL_ROD_VALUE, quick=task.QUICK)
+PAIR = ("hnn", "baseline")
 PROTOCOLS = {"ours": "ours: each model's own encoder, first-frame labels",
              "original_map": "rollouts re-encoded by the HNN's encoder",
              "original_labels": "labels one step after the second frame"}
@@ -54,16 +47,12 @@ def energy_mse(model, reencoder, config, dataset, evaluation):
     eval_x, eval_coords = evaluation
     return losses.latent_rollout_errors(
         model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x,
-        task_module.evaluation_grid(len(eval_x)), eval_coords, substeps=config["eval_substeps"],
+        data.evaluation_grid(len(eval_x)), eval_coords, substeps=config["eval_substeps"],
         reencoder=reencoder)["energy_mse"]["mean"]
 
 
-def measure(runs_dir):
-    """{seed: {protocol: {model: mse}}} for every seed with both runs (see PROTOCOLS)."""
-    task = find_tasks()["pixels"]
-    names = [os.path.splitext(f)[0] for f in os.listdir(runs_dir)
-             if f.startswith(f"{task.name}-") and f.endswith(".json")]
-    seeds = sorted({seed for _, _, seed in map(parse_run_name, names) if task.has_runs(runs_dir, seed)})
+def measure(pixels, runs, seeds):
+    """{seed: {protocol: {model: mse}}} for the pixel runs of `seeds` in `runs` (see PROTOCOLS)."""
     evaluations = {}                    # (render size, label offset) -> the rendered trajectory
 
     def evaluation(render_size, offset):
@@ -73,7 +62,7 @@ def measure(runs_dir):
 
     table = {}
     for seed in seeds:
-        (hnn, ckpt), (base, _) = task.load(runs_dir, "hnn", seed), task.load(runs_dir, "baseline", seed)
+        (hnn, ckpt), (base, _) = runs.load(pixels, "hnn", seed), runs.load(pixels, "baseline", seed)
         config = ckpt["config"]
         ours, original = ({"dataset": data.get_dataset(config["seed"], config["trials"],
                                                        config["timesteps"], config["render_size"],
@@ -91,84 +80,62 @@ def measure(runs_dir):
 
 
 def markdown(table):
-    lines = ["| seed | protocol | baseline | HNN | baseline / HNN |", "| --- | --- | --- | --- | --- |"]
-    for seed, rows in table.items():
-        for protocol, label in PROTOCOLS.items():
-            b, h = rows[protocol]["baseline"], rows[protocol]["hnn"]
-            lines.append(f"| {seed} | {label} | {b:.2e} | {h:.2e} | {b / h:.0f}x |")
-    for protocol, label in PROTOCOLS.items():
-        b = np.mean([rows[protocol]["baseline"] for rows in table.values()])
-        h = np.mean([rows[protocol]["hnn"] for rows in table.values()])
-        lines.append(f"| mean of seeds | {label} | {b:.2e} | {h:.2e} | {b / h:.0f}x |")
-    return "\n".join(lines)
-
-
-def train_contrast(config):
-    """Train one run of the half-contrast variant (in a worker process); returns its name."""
-    CONTRAST.run(config)
-    return CONTRAST.run_name(config)
-
-
-def contrast_runs(seeds, runs_dir, ours_dir):
-    """Train the half-contrast pairs of `seeds` that are not up to date in `runs_dir`; returns
-    rows of {seed, model, metric: (half contrast, ours)} for the losses and the energy MSE."""
-    configs = [CONTRAST.config(seed=seed, model=model, save_dir=runs_dir, quiet=True)
-               for seed in seeds for model in ("hnn", "baseline")]
-    todo = [config for config in configs if not CONTRAST.is_up_to_date(config)]
-    for config in todo[::2]:
-        CONTRAST.dataset(config)                    # render each seed's frames once, cached
-    with concurrent.futures.ProcessPoolExecutor(
-            2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for name in pool.map(train_contrast, todo):
-            print(f"trained {name}", flush=True)
-    ours = find_tasks()["pixels"]
     rows = []
-    for config in configs:
-        half = CONTRAST.read_metrics(runs_dir, config.model, config.seed)
-        base = ours.read_metrics(ours_dir, config.model, config.seed)
-        rows.append({"seed": config.seed, "model": config.model,
-                     **{m: (half[m]["mean"], base[m]["mean"])
-                        for m in ("train_loss", "test_loss", "energy_mse")}})
+    for seed, protocols in table.items():
+        for protocol, label in PROTOCOLS.items():
+            b, h = protocols[protocol]["baseline"], protocols[protocol]["hnn"]
+            rows.append([seed, label, f"{b:.2e}", f"{h:.2e}", f"{b / h:.0f}x"])
+    for protocol, label in PROTOCOLS.items():
+        b = np.mean([protocols[protocol]["baseline"] for protocols in table.values()])
+        h = np.mean([protocols[protocol]["hnn"] for protocols in table.values()])
+        rows.append(["mean of seeds", label, f"{b:.2e}", f"{h:.2e}", f"{b / h:.0f}x"])
+    return markdown_table(["seed", "protocol", "baseline", "HNN", "baseline / HNN"], rows)
+
+
+def contrast_rows(pixels, half, ours, seeds):
+    """Rows of {seed, model, metric: (half contrast, ours)} for the losses and the energy MSE of
+    the runs of `seeds` in the RunsFolders `half` (the variant's) and `ours`."""
+    rows = []
+    for seed in seeds:
+        for model in PAIR:
+            a, b = half.metrics(CONTRAST, model, seed), ours.metrics(pixels, model, seed)
+            rows.append({"seed": seed, "model": model,
+                         **{m: (a[m]["mean"], b[m]["mean"]) for m in ("train_loss", "test_loss", "energy_mse")}})
     return rows
 
 
 def contrast_markdown(rows):
-    lines = ["| seed | model | train loss: rod 0.5 / ours | test loss: rod 0.5 / ours | "
-             "energy MSE: rod 0.5 / ours |", "| --- | --- | --- | --- | --- |"]
-    for row in rows:
-        lines.append(f"| {row['seed']} | {row['model']} | " + " | ".join(
-            f"{row[m][0]:.2e} / {row[m][1]:.2e}" for m in ("train_loss", "test_loss", "energy_mse")) + " |")
-    ratios = {}
+    cells = [[row["seed"], row["model"]] + [f"{row[m][0]:.2e} / {row[m][1]:.2e}"
+                                            for m in ("train_loss", "test_loss", "energy_mse")]
+             for row in rows]
     for seed in sorted({row["seed"] for row in rows}):
         energy = {row["model"]: row["energy_mse"] for row in rows if row["seed"] == seed}
-        ratios[seed] = [energy["baseline"][k] / energy["hnn"][k] for k in (0, 1)]
-        lines.append(f"| {seed} | baseline / HNN energy | | | {ratios[seed][0]:.0f}x / {ratios[seed][1]:.0f}x |")
-    return "\n".join(lines)
+        ratios = [energy["baseline"][k] / energy["hnn"][k] for k in (0, 1)]
+        cells.append([seed, "baseline / HNN energy", "", "", f"{ratios[0]:.0f}x / {ratios[1]:.0f}x"])
+    return markdown_table(["seed", "model", "train loss: rod 0.5 / ours", "test loss: rod 0.5 / ours",
+                           "energy MSE: rod 0.5 / ours"], cells)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", default=os.path.join("results", "seeds5", "runs"))
-    parser.add_argument("--out", default=os.path.join("results", "seeds5"))
-    parser.add_argument("--contrast-seeds", type=int, nargs="*", default=[],
-                        help="seeds of the half-contrast variant to train and compare")
-    args = parser.parse_args(argv)
-    table = measure(args.runs)
-    if not table:
-        raise SystemExit(f"{args.runs} holds no seed with both pixel runs (pixels-hnn-seedN.pt "
-                         f"and pixels-baseline-seedN.pt); run reproduce.py --tasks pixels first")
+def needs(context):
+    return [RunSet(runs_of(["pixels"], PAIR, context.seeds)),
+            RunSet(runs_of([CONTRAST.name], PAIR, context.seeds[:CONTRAST_SEEDS]), "runs-contrast")]
+
+
+def write(context):
+    pixels, ours = context.tasks["pixels"], context.runs()
+    table = measure(pixels, ours, context.seeds)
     text = markdown(table)
     numbers = {str(k): v for k, v in table.items()}
-    if args.contrast_seeds:
-        rows = contrast_runs(args.contrast_seeds, os.path.join(args.out, "runs-contrast"), args.runs)
-        text += "\n\nFrames with the rod at 0.5, as the original's, against ours (rod at 1):\n\n"
-        text += contrast_markdown(rows)
-        numbers["contrast"] = rows
-    print(text)
-    write_json(os.path.join(args.out, "pixels-factors.json"), numbers)
-    with open(os.path.join(args.out, "pixels-factors.md"), "w") as f:
-        f.write(text + "\n")
+    rows = contrast_rows(pixels, context.runs("runs-contrast"), ours, context.seeds[:CONTRAST_SEEDS])
+    text += "\n\nFrames with the rod at 0.5, as the original's, against ours (rod at 1):\n\n"
+    text += contrast_markdown(rows)
+    numbers["contrast"] = rows
+    paths = [os.path.join(context.folder, f"pixel-factors.{ext}") for ext in ("json", "md")]
+    write_json(paths[0], numbers)
+    write_text(paths[1], text + "\n")
+    return paths
 
 
-if __name__ == "__main__":
-    main()
+STUDY = Study("pixel-factors", "Why the pixel HNN/baseline energy ratio differs from the paper's: "
+              "the original's latent map, labels and frame contrast.", needs=needs, write=write,
+              tasks=(CONTRAST,))

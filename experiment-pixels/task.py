@@ -8,11 +8,9 @@ decoded rollout's pixels against the observed frames along the same rollout.
 """
 import dataclasses
 
-import numpy as np
+from hnn import TABLE_1, Note, Task, TrainConfig, arg, build_pixel_model
 
-from hnn import TABLE_1, Task, TrainConfig, arg, build_pixel_model
-
-from . import data
+from . import analysis, data
 from .losses import latent_rollout_errors, pixel_loss, pixel_loss_summary
 
 
@@ -35,7 +33,7 @@ class PixelConfig(TrainConfig):
         ]
 
 
-# The authors' settings (paper-settings.md, Task 5).
+# The authors' settings (docs/paper-settings.md, Task 5).
 DEFAULTS = PixelConfig(weight_decay=1e-5, total_steps=10000, batch_size=200, eval_substeps=10)
 QUICK = dict(total_steps=20, trials=5, timesteps=8, render_size=100)
 # The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
@@ -44,29 +42,38 @@ PAPER = {
     "hnn": {"train_loss": (0.00018683, 2.4238e-06), "test_loss": (0.00018451, 3.3422e-06), "energy_mse": (0.00015315, 8.42e-06)},
 }
 NOTES = [
-    "Pixel pendulum: gymnasium's Pendulum-v1 replaces gym's Pendulum-v0; the crop is a fixed "
-    "region around the pivot relative to the image size (the original's pixel indices fitted one "
-    "screen), desaturated as red minus green scaled so that the rod is 1 (the original's frames "
-    "held it at 127/255; `experiment-pixels/factors.py --contrast-seeds` trains that variant) and "
-    "resized by area averaging (the original: scipy's bilinear imresize). "
-    "The latent rollout takes one frame per step. The latent-to-(q, p) map is fitted by least "
-    "squares on each model's own encoder (training data), and each model's decoded rollout is "
-    "encoded again by that model's encoder before the map. The original fitted each model's map "
-    "by Adam on that model's own encoder too, but re-encoded both models' rollouts with the HNN's "
-    "encoder, so the baseline's map met another encoder's latents; rescored that way our "
-    "five-seed ratio barely moves (`experiment-pixels/factors.py`). `energy_mse_latent` maps the "
-    "latent rollout directly, with no decoding (this repository's earlier metric).",
-    "Pixel pendulum: each frame pair is labelled with the state (q, p) at its first frame; the "
-    "original labelled it with the state one step after the second frame. The offset shifts the "
-    "labels along the orbit and leaves the distribution of their energy unchanged; rescored with "
-    "the original's labels our ratio barely moves (`experiment-pixels/factors.py`).",
+    Note("Pixel pendulum: gymnasium's Pendulum-v1 replaces gym's Pendulum-v0; the crop is a fixed "
+         "region around the pivot relative to the image size (the original's pixel indices fitted "
+         "one screen), desaturated as red minus green scaled so that the rod is 1 (the original's "
+         "frames held it at 127/255; the study `pixel-factors` trains that variant) and resized by "
+         "area averaging (the original: scipy's bilinear imresize). The latent rollout takes one "
+         "frame per step. The latent-to-(q, p) map is fitted by least squares on each model's own "
+         "encoder (training data), and each model's decoded rollout is encoded again by that "
+         "model's encoder before the map. The original fitted each model's map by Adam on that "
+         "model's own encoder too, but re-encoded both models' rollouts with the HNN's encoder, so "
+         "the baseline's map met another encoder's latents; rescored that way our five-seed ratio "
+         "barely moves (the study `pixel-factors`). `energy_mse_latent` maps the latent rollout "
+         "directly, with no decoding (this repository's earlier metric).",
+         "`gym.make('Pendulum-v0')`; `preproc` crops `[440:-220, 330:-330]` (an earlier, "
+         "commented-out crop was `[240:-120, 120:-120]`), takes red minus green on the uint8 "
+         "channels (the rod: 127) and resizes with `scipy.misc.imresize` (bilinear, uint8 kept as "
+         "is) to 28 × 28, then divides by 255, so the rod is about 0.5; the code warns that the "
+         "crop depends on the screen. Each model's linear map from latents to (θ, 0.25 θ̇) is "
+         "fitted by Adam (lr 1e-3, 4001 steps, batches of 400) on that model's own encoder and the "
+         "training frames; both models' decoded rollouts are re-encoded with the HNN's encoder "
+         "before the map",
+         "[HNN] `experiment-pixels/data.py` (`get_theta`, `preproc`, `sample_gym`), "
+         "`analyze-pixels.ipynb` (`learn_z2canonical`, `pix2cc`: `z = hnn_model.encode(x)`)"),
+    Note("Pixel pendulum: each frame pair is labelled with the state (q, p) at its first frame; "
+         "the original labelled it with the state one step after the second frame. The offset "
+         "shifts the labels along the orbit and leaves the distribution of their energy "
+         "unchanged; rescored with the original's labels our ratio barely moves (the study "
+         "`pixel-factors`).",
+         "the frame is rendered before `env.step`, the coordinates read after it; then "
+         "`cc = cc[1:]` twice and `pixels = pixels[1:]`, so the pair (frame j+1, frame j+2) "
+         "carries the state at frame j+3",
+         "[HNN] `experiment-pixels/data.py` (`sample_gym`, `make_gym_dataset`)"),
 ]
-
-
-def evaluation_grid(steps):
-    """Rollout times of `steps` observations one frame apart, in frames (the latent model's
-    time unit: it is trained with an Euler step of one frame)."""
-    return np.arange(steps, dtype=np.float64)
 
 
 class PixelTask(Task):
@@ -98,12 +105,11 @@ class PixelTask(Task):
     def evaluate(self, model, dataset, config):
         eval_x, eval_coords = data.evaluation_trajectory(config.render_size, rod_value=self.rod_value)
         return latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x,
-                                     evaluation_grid(len(eval_x)), eval_coords,
+                                     data.evaluation_grid(len(eval_x)), eval_coords,
                                      substeps=config.eval_substeps, solver=config.eval_integrator)
 
-    def figures(self, runs_dir, figures_dir, seed=0):
-        from . import analysis
-        return analysis.make_figures(self, runs_dir, figures_dir, seed)
+    def figures(self, runs, figures_dir, seed=0):
+        return analysis.make_figures(self, runs, figures_dir, seed)
 
 
 TASKS = [PixelTask("pixels", "Pixel pendulum", DEFAULTS, table=TABLE_1, order=5, quick=QUICK,

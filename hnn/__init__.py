@@ -21,7 +21,10 @@ from .metrics import (bootstrap_stderr, energy_distance, energy_mse, loss_summar
                       rollout_errors, summarize)
 from .mlp import MLP
 from .models import HNN, Baseline, SeparableHNN, build_model, symplectic_gradient
-from .tasks import EXTENSION, TABLE_1, TABLE_2, OneDofConfig, OneDofTask, Reference, Task
+from .runs import RunsFolder
+from .studies import Context, RunSet, Study
+from .tasks import (EXTENSION, TABLE_1, TABLE_2, HamiltonianConfig, HamiltonianTask, Note, OneDofTask, Reference,
+                    Task, TimeReversal)
 from .training import derivative_loss, fit
 
 __all__ = [
@@ -35,5 +38,6 @@ __all__ = [
     "energy_distance", "energy_mse",
     "save_checkpoint", "load_checkpoint", "load_state", "write_json",
     "TrainConfig", "arg", "parse_config",
-    "Task", "OneDofTask", "Reference", "OneDofConfig", "TABLE_1", "TABLE_2", "EXTENSION",
+    "Task", "HamiltonianTask", "HamiltonianConfig", "OneDofTask", "Reference", "Note", "TimeReversal",
+    "TABLE_1", "TABLE_2", "EXTENSION", "RunsFolder", "Study", "RunSet", "Context",
 ]

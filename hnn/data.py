@@ -36,12 +36,12 @@ def solve_batch(field, x0, t, rtol=1e-10, atol=1e-12):
     return sol.y.T.reshape(len(t), *shape).swapaxes(0, 1)
 
 
-def trajectory_dataset(rng, solution, dynamics, samples, radius, t, noise_std, train_fraction):
-    """The original's 1-DOF recipe: `samples` trajectories from `ring_states` radii `radius`, sampled
-    on `t`; targets are `dynamics` at the clean states, then Gaussian noise of `noise_std` goes on
-    the inputs only. `solution(x0, t)` gives `(samples, T, 2)`. Returns the in-order split
-    (`x, dx, test_x, test_dx`, each `(N, 2)`) and `t`."""
-    x = solution(ring_states(rng, samples, *radius), t).reshape(-1, 2)
+def trajectory_dataset(rng, solution, dynamics, x0, t, noise_std, train_fraction):
+    """The original's recipe: trajectories from the starts `x0` `(samples, d)` sampled on `t`
+    (`solution(x0, t)` gives `(samples, T, d)`); targets are `dynamics` at the clean states, then
+    Gaussian noise of `noise_std` from `rng` goes on the inputs only. Returns the in-order split
+    (`x, dx, test_x, test_dx`, each `(N, d)`) and `t`."""
+    x = solution(x0, t).reshape(-1, x0.shape[-1])
     dx = dynamics(x)
     x = x + noise_std * rng.standard_normal(x.shape)
     return {**split_in_order(x, dx, train_fraction), "t": t}

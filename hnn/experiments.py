@@ -1,8 +1,10 @@
 """Finding experiment folders and loading their tasks.
 
 An experiment folder is a directory named `experiment-<name>` holding an `__init__.py`
-that defines `TASKS`, a list of `hnn.tasks.Task`. `find_tasks` looks for such folders in the
-repository root and in every directory listed in `$HNN_EXPERIMENTS` (separated like PATH).
+that defines `TASKS`, a list of `hnn.tasks.Task`, and optionally `STUDIES`, a list of
+`hnn.studies.Study`. `find_tasks` and `find_studies` look for such folders in the repository root
+and in every directory listed in `$HNN_EXPERIMENTS` (separated like PATH): a directory that
+holds experiment folders, not a folder itself.
 
 This module is the only place that imports an experiment folder, and it does so by path:
 the folder names have hyphens, which an `import` statement cannot spell, and every folder has
@@ -12,6 +14,7 @@ package under a name of its own (`experiment-my-system` -> `experiment_my_system
 (`from . import data`), which editors and linters follow.
 """
 import argparse
+import dataclasses
 import glob
 import importlib.util
 import os
@@ -60,9 +63,26 @@ def _load_package(folder):
 
 
 def search_roots():
-    """The repository root, then the directories in `$HNN_EXPERIMENTS`."""
+    """The repository root, then the directories in `$HNN_EXPERIMENTS`; ValueError if one of
+    those is not a directory."""
     extra = [p for p in os.environ.get(SEARCH_PATH_ENV, "").split(os.pathsep) if p]
+    missing = [p for p in extra if not os.path.isdir(p)]
+    if missing:
+        raise ValueError(f"${SEARCH_PATH_ENV} lists {', '.join(missing)}, which is not a "
+                         f"directory; it should list directories that hold experiment-*/ folders")
     return [REPO_ROOT, *extra]
+
+
+def search_report(roots=None):
+    """Where experiment folders were looked for, and what one needs, for error messages."""
+    roots = roots or search_roots()
+    lines = [f"searched for {FOLDER_PATTERN}/ folders with an __init__.py defining TASKS in: "
+             + ", ".join(roots) + f" (the repository, then ${SEARCH_PATH_ENV})"]
+    for root in roots[1:]:
+        if re.fullmatch(FOLDER_PATTERN.replace("*", ".+"), os.path.basename(os.path.normpath(root))):
+            lines.append(f"{root} is an experiment folder itself: ${SEARCH_PATH_ENV} takes the "
+                         f"directory above it ({os.path.dirname(os.path.abspath(root))})")
+    return "; ".join(lines)
 
 
 def find_folders(roots=None):
@@ -82,6 +102,31 @@ def folder_tasks(folder):
     return list(tasks)
 
 
+def find_studies(roots=None):
+    """{name: study}: the library's time-reversal study, then the `STUDIES` of every experiment
+    folder in `roots`."""
+    from .reversal import STUDY    # imported here: hnn.reversal -> hnn.studies -> hnn.sweep -> this module
+    found = {STUDY.name: STUDY}
+    for folder in find_folders(roots):
+        for study in getattr(load_folder(folder), "STUDIES", ()):
+            if study.name in found:
+                raise ValueError(f"study name {study.name!r} is declared twice (second time in {folder})")
+            found[study.name] = study
+    return found
+
+
+def find_task(name):
+    """The task named `name`: one of `find_tasks`, or a variant that a study trains."""
+    tasks = find_tasks()
+    if name in tasks:
+        return tasks[name]
+    for study in find_studies().values():
+        for task in study.tasks:
+            if task.name == name:
+                return task
+    raise KeyError(f"no task named {name!r}; {search_report()}")
+
+
 def find_tasks(roots=None):
     """{name: task} of every task in every experiment folder, in table order."""
     found = {}
@@ -93,17 +138,32 @@ def find_tasks(roots=None):
     return dict(sorted(found.items(), key=lambda item: item[1].order))
 
 
+def default_save_dir(folder):
+    """Where `train.py` of `folder` saves runs by default: the repository's `results/runs` for
+    the repository's folders; beside the folder itself (`{folder}/results/runs`) for one outside
+    it, since the repository may be installed read-only and a system's runs belong with it."""
+    folder = os.path.abspath(folder)
+    if os.path.commonpath([folder, REPO_ROOT]) == REPO_ROOT:
+        return os.path.join(REPO_ROOT, "results", "runs")
+    return os.path.join(folder, "results", "runs")
+
+
 def train_main(script, argv=None):
     """What a folder's `train.py` runs: train one model of one of the folder's tasks.
 
-    A folder with several tasks takes `--task NAME` (the first task by default)."""
-    tasks = {task.name: task for task in folder_tasks(os.path.dirname(os.path.abspath(script)))}
+    A folder with several tasks takes `--task NAME` (the first task by default). Runs go to
+    `default_save_dir` unless `--save-dir` says otherwise."""
+    folder = os.path.dirname(os.path.abspath(script))
+    tasks = {task.name: task for task in folder_tasks(folder)}
     argv = sys.argv[1:] if argv is None else list(argv)
+    epilog = None
+    task = next(iter(tasks.values()))
     if len(tasks) > 1:
         chooser = argparse.ArgumentParser(add_help=False)
-        chooser.add_argument("--task", choices=list(tasks), default=next(iter(tasks)))
+        chooser.add_argument("--task", choices=list(tasks), default=task.name)
         chosen, argv = chooser.parse_known_args(argv)
         epilog = (f"This folder has the tasks {', '.join(tasks)}; --task NAME chooses one "
-                  f"(default {next(iter(tasks))}).")
-        return tasks[chosen.task].main(argv, epilog=epilog)
-    return next(iter(tasks.values())).main(argv)
+                  f"(default {task.name}).")
+        task = tasks[chosen.task]
+    return task.main(argv, epilog=epilog, defaults=dataclasses.replace(
+        task.defaults, save_dir=default_save_dir(folder)))

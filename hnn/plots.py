@@ -92,6 +92,35 @@ def loss_curves_figure(checkpoints, title):
     return fig
 
 
+def save_loss_curves(runs, task, figures_dir, seed=0):
+    """`{figures_dir}/{task}-curves-seed{seed}.png` from the saved runs of `task` in `runs` (an
+    `hnn.runs.RunsFolder`), one pair of curves per saved model; returns its path."""
+    ckpts = {model: runs.checkpoint(task, model, seed) for model in runs.saved_models(task, seed)}
+    return save_figure(loss_curves_figure(ckpts, f"{task.name}: loss curves"),
+                       os.path.join(figures_dir, f"{task.name}-curves-seed{seed}.png"))
+
+
+@torch.no_grad()
+def rollout_projection_figure(title, hamiltonian, x0, t, truth, models, substeps=2):
+    """Two panels for any system with states `[q..., p...]`: the true energy along one rollout
+    from `x0` `(1, d)` of the truth `truth` `(1, T, d)` and each of `models` (label -> loaded
+    model), and the rollouts projected on (q_1, p_1)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    n = x0.shape[-1] // 2
+    paths = {"truth": truth}
+    paths.update({k: rollout(m, x0, t, substeps=substeps) for k, m in models.items()})
+    for name, path in paths.items():
+        axes[0].plot(t, hamiltonian(path[0]), color=COLORS[name], label=name)
+        axes[1].plot(path[0, :, 0], path[0, :, n], color=COLORS[name], label=name, lw=1)
+    axes[0].set(title="True energy along the rollout", xlabel="t", ylabel="H")
+    axes[1].set(title="Rollout projected on (q_1, p_1)", xlabel="q_1", ylabel="p_1")
+    for ax in axes:
+        ax.legend()
+    fig.suptitle(title)
+    return fig
+
+
 INTEGRATOR_STYLES = {"rk4": dict(color="tab:red", marker="o"),
                      "midpoint": dict(color="tab:blue", marker="s"),
                      "yoshida4": dict(color="tab:green", marker="^"),

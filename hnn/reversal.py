@@ -3,7 +3,9 @@
 
 Everything here steps an integrator of `hnn.integrate` by hand with a fixed step `dt`, batched
 over starts `(batch, d)`, states `[q..., p...]`; use float64 models and starts, or roundoff
-hides what the integrators do.
+hides what the integrators do. `STUDY` runs it on the HNN of every task that declares a
+`hnn.tasks.TimeReversal` (`python reproduce.py --study time-reversal`; `python reproduce.py`
+runs it too, unless `--no-studies`).
 """
 import os
 
@@ -12,6 +14,9 @@ import torch
 
 from .checkpoint import write_json, write_text
 from .integrate import get_integrator
+from .report import markdown_table
+from .studies import RunSet, Study
+from .sweep import Run
 
 
 class CountingField:
@@ -135,27 +140,29 @@ def long_horizon(model, x0, dt, t_end, points=400):
     return out
 
 
-ROUND_TRIP_STEPS = (10, 100, 1000, 10000)
 STUDY_INTEGRATORS = ("rk4", "midpoint", "yoshida4")
 STEP_MULTIPLES = (1, 2, 4, 8, 16)
 
 
-def study(tasks, runs_dir, seed=0, quick=False, starts=2):
-    """The time-reversal study of the HNNs of `tasks` (Task objects with a `reference`) saved
-    in `runs_dir`, in float64, from the first `starts` held-out starts of each task:
+def study(tasks, runs, seed=0, quick=False):
+    """The time-reversal study of the HNNs of `tasks` (Tasks with a `time_reversal` and a
+    `reference`) saved in `runs` (an `hnn.runs.RunsFolder`), in float64, from the first
+    `task.time_reversal.starts` held-out starts of each task:
     {task name: {"dt", "round_trip", "step_size"[, "long_horizon"]}}:
     - round_trip: {"steps": N..., integrator: largest relative return error after N steps
-      forward and N back, for each N, and "amplification": see `amplification`};
+      forward and N back, for each N of `time_reversal.round_trip_steps`, and "amplification":
+      see `amplification`};
     - step_size: {"dt": steps..., integrator: energy MSE against the true energy over the
       evaluation horizon, for each step (multiples of the evaluation step)};
-    - long_horizon (tasks with a `long_horizon` end time): see `long_horizon`.
-    `quick` keeps the round trips to 100 steps and the long horizon to a tenth."""
+    - long_horizon (where `time_reversal.long_horizon` is set): see `long_horizon`.
+    `quick` keeps the round trips to their first two counts and the long horizon to a tenth."""
     out = {}
     for task in tasks:
-        model = task.load(runs_dir, "hnn", seed)[0].double()
+        settings = task.time_reversal
+        model = runs.load(task, "hnn", seed)[0].double()
         ref = task.reference(task.config(quick=quick))
-        x0 = torch.as_tensor(ref.x0[:starts], dtype=torch.float64)
-        steps = ROUND_TRIP_STEPS[:2] if quick else ROUND_TRIP_STEPS
+        x0 = torch.as_tensor(ref.x0[:settings.starts], dtype=torch.float64)
+        steps = settings.round_trip_steps[:2] if quick else settings.round_trip_steps
         dts = [ref.dt * m for m in STEP_MULTIPLES]
         entry = {"dt": ref.dt,
                  "round_trip": {"steps": list(steps), **round_trip_table(
@@ -163,65 +170,83 @@ def study(tasks, runs_dir, seed=0, quick=False, starts=2):
                      "amplification": [amplification(model.time_derivative, x0, ref.dt, n) for n in steps]},
                  "step_size": {"dt": dts, **step_size_energy_mse(
                      model, ref.energy, x0, ref.solution, ref.t_end, dts, STUDY_INTEGRATORS)}}
-        if task.long_horizon:
-            entry["long_horizon"] = long_horizon(model, x0, ref.dt, task.long_horizon / (10 if quick else 1))
+        if settings.long_horizon:
+            entry["long_horizon"] = long_horizon(model, x0, ref.dt,
+                                                 settings.long_horizon / (10 if quick else 1))
         out[task.name] = entry
     return out
 
 
 def markdown(numbers, titles):
     """The tables of a `study` result in Markdown; `titles` maps task names to row titles."""
+    steps = max((entry["round_trip"]["steps"] for entry in numbers.values()), key=len)
+    rows = [[titles[name], f"{entry['dt']:.3g}", integrator]
+            + [f"{e:.1e}" for e in errors] + [""] * (len(steps) - len(errors))
+            for name, entry in numbers.items()
+            for integrator, errors in entry["round_trip"].items() if integrator != "steps"]
     lines = ["Round trip: the largest relative return error |x_back - x0| / |x0| after N steps "
              "forward and N back (float64); amplification: how much N steps stretch a perturbation "
              "of relative size 1e-13 (RK4), which bounds how closely any round trip can return.", "",
-             "| Task | dt | integrator | " + " | ".join(f"N = {n}" for n in next(iter(numbers.values()))["round_trip"]["steps"]) + " |",
-             "|" + " --- |" * (3 + len(next(iter(numbers.values()))["round_trip"]["steps"]))]
-    for name, entry in numbers.items():
-        for integrator, errors in entry["round_trip"].items():
-            if integrator != "steps":
-                lines.append(f"| {titles[name]} | {entry['dt']:.3g} | {integrator} | " +
-                             " | ".join(f"{e:.1e}" for e in errors) + " |")
+             markdown_table(["Task", "dt", "integrator"] + [f"N = {n}" for n in steps], rows)]
+    dts = next(iter(numbers.values()))["step_size"]["dt"]
+    rows = [[titles[name], integrator] + [f"{e:.2e}" for e in errors]
+            for name, entry in numbers.items()
+            for integrator, errors in entry["step_size"].items() if integrator != "dt"]
     lines += ["", "Step size: the energy MSE against the true energy over the evaluation horizon "
               "(inf: the rollout blew up or an implicit step did not converge).", "",
-              "| Task | integrator | " + " | ".join(f"dt = {dt:.3g}" for dt in next(iter(numbers.values()))["step_size"]["dt"]) + " |",
-              "|" + " --- |" * (2 + len(STEP_MULTIPLES))]
-    for name, entry in numbers.items():
-        for integrator, errors in entry["step_size"].items():
-            if integrator != "dt":
-                lines.append(f"| {titles[name]} | {integrator} | " + " | ".join(f"{e:.2e}" for e in errors) + " |")
+              markdown_table(["Task", "integrator"] + [f"dt = {dt:.3g}" for dt in dts], rows)]
     for name, entry in numbers.items():
         if "long_horizon" in entry:
             runs = entry["long_horizon"]
             t_end = runs["midpoint"]["t"][-1]
-            lines += ["", f"Long horizon, {titles[name]} HNN over t in [0, {t_end:.0f}]: the learned "
-                      "energy's error |H(x_t) - H(x_0)|, largest over the starts.", "",
-                      "| rollout | dt | field evaluations per unit time | max error, first 10% | "
-                      "max error, last 10% | last / first |", "| --- | --- | --- | --- | --- | --- |"]
+            rows = []
             for label, run in runs.items():
                 errors = np.array(run["error"])
                 n = max(len(errors) // 10, 1)
-                lines.append(f"| {label} | {run['dt']:.3g} | {run['evaluations_per_step'] / run['dt']:.0f} | "
-                             f"{errors[1:n + 1].max():.2e} | {errors[-n:].max():.2e} | {run['drift_ratio']:.2f} |")
+                rows.append([label, f"{run['dt']:.3g}", f"{run['evaluations_per_step'] / run['dt']:.0f}",
+                             f"{errors[1:n + 1].max():.2e}", f"{errors[-n:].max():.2e}",
+                             f"{run['drift_ratio']:.2f}"])
+            lines += ["", f"Long horizon, {titles[name]} HNN over t in [0, {t_end:.0f}]: the learned "
+                      "energy's error |H(x_t) - H(x_0)|, largest over the starts.", "",
+                      markdown_table(["rollout", "dt", "field evaluations per unit time",
+                                      "max error, first 10%", "max error, last 10%", "last / first"], rows)]
     return "\n".join(lines) + "\n"
 
 
-def write_study(tasks, runs_dir, out_dir, figures_dir, seed=0, quick=False):
-    """Run `study` and write `{out_dir}/time-reversal.json`, its tables `time-reversal.md` and
-    its figures (`time-reversal-{round-trip,step-size,long-horizon-NAME}.png` in `figures_dir`);
-    returns the paths."""
+def studied(context):
+    """The selected tasks that declare a time-reversal study."""
+    return [context.tasks[name] for name in context.selected if context.tasks[name].time_reversal]
+
+
+def needs(context):
+    return [RunSet(tuple(Run(task.name, "hnn", context.seeds[0]) for task in studied(context)))]
+
+
+def write_study(context):
+    """Run `study` on the first seed and write `time-reversal.json`, its tables
+    `time-reversal.md` and its figures (`round-trip.png`, `step-size.png`,
+    `long-horizon-NAME.png`) in the study's folder; returns the paths."""
     from .plots import long_horizon_figure, round_trip_figure, save_figure, step_size_figure
-    numbers = study(tasks, runs_dir, seed, quick)
+    tasks = studied(context)
+    if not tasks:
+        return []
+    print(f"time-reversal study of the {', '.join(t.name for t in tasks)} HNNs (seed {context.seeds[0]})")
+    numbers = study(tasks, context.runs(), context.seeds[0], context.quick)
     titles = {task.name: task.title for task in tasks}
-    json_path, md_path = (os.path.join(out_dir, f"time-reversal.{ext}") for ext in ("json", "md"))
+    folder = context.folder
+    json_path, md_path = (os.path.join(folder, f"time-reversal.{ext}") for ext in ("json", "md"))
     write_json(json_path, numbers)
     write_text(md_path, markdown(numbers, titles))
     paths = [json_path, md_path,
-             save_figure(round_trip_figure(numbers, titles),
-                         os.path.join(figures_dir, "time-reversal-round-trip.png")),
-             save_figure(step_size_figure(numbers, titles),
-                         os.path.join(figures_dir, "time-reversal-step-size.png"))]
+             save_figure(round_trip_figure(numbers, titles), os.path.join(folder, "round-trip.png")),
+             save_figure(step_size_figure(numbers, titles), os.path.join(folder, "step-size.png"))]
     for name, entry in numbers.items():
         if "long_horizon" in entry:
             paths.append(save_figure(long_horizon_figure(entry["long_horizon"], f"{titles[name]} HNN"),
-                                     os.path.join(figures_dir, f"time-reversal-long-horizon-{name}.png")))
+                                     os.path.join(folder, f"long-horizon-{name}.png")))
     return paths
+
+
+STUDY = Study("time-reversal", "Is a learned HNN reversible in time, and does its energy drift? "
+              "Round trips, step sizes and long horizons with RK4 and symplectic integrators.",
+              needs=needs, write=write_study, default=True)

@@ -1,4 +1,5 @@
-"""Saved runs: one name and one pair of files per (task, model, seed).
+"""Saved runs: one name and one pair of files per (task, model, seed), and `RunsFolder`, the
+one object that answers what a folder of runs holds.
 
 A run is `{save_dir}/{task}-{model}-seed{N}.pt` (state dict, stored config, loss curves, metrics)
 and `{task}-{model}-seed{N}.json` beside it (the metrics and the stored config).
@@ -7,6 +8,7 @@ import os
 import re
 import tempfile
 import time
+from typing import NamedTuple
 
 from .checkpoint import load_checkpoint, load_state, read_json, save_checkpoint, write_json
 
@@ -26,10 +28,17 @@ def parse_run_name(name):
     return match["task"], match["model"], int(match["seed"])
 
 
+class RunPaths(NamedTuple):
+    """The two files of one run."""
+
+    checkpoint: str
+    metrics: str
+
+
 def run_paths(save_dir, name):
-    """(checkpoint path, metrics path) of the run `name` in `save_dir`."""
+    """`RunPaths(checkpoint, metrics)` of the run `name` in `save_dir`."""
     stem = os.path.join(save_dir, name)
-    return stem + ".pt", stem + ".json"
+    return RunPaths(stem + ".pt", stem + ".json")
 
 
 def is_up_to_date(save_dir, name, stored):
@@ -84,3 +93,57 @@ def load_run(path, build):
     model = build(ckpt["config"])
     load_state(model, ckpt["state_dict"], source=f"checkpoint {path}")
     return model.eval(), ckpt
+
+
+class RunsFolder:
+    """The saved runs in one folder. Every query names a task (an `hnn.tasks.Task`), a model and
+    a seed; loading rebuilds the model with the task's `build`."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __repr__(self):
+        return f"RunsFolder({self.path!r})"
+
+    def paths(self, task, model, seed=0):
+        return run_paths(self.path, run_name(task.name, model, seed))
+
+    def has(self, task, model, seed=0):
+        """True if the run's checkpoint is saved."""
+        return os.path.exists(self.paths(task, model, seed).checkpoint)
+
+    def has_pair(self, task, seed=0):
+        """True if both the baseline and the HNN of `seed` are saved."""
+        return all(self.has(task, model, seed) for model in ("baseline", "hnn"))
+
+    def saved_models(self, task, seed=0):
+        """Baseline and HNN, then each other model of `task.models` whose run is saved."""
+        return [model for model in task.models
+                if model in ("baseline", "hnn") or self.has(task, model, seed)]
+
+    def checkpoint(self, task, model, seed=0):
+        """The checkpoint dict of one run, unchecked (see `load` for the model)."""
+        return load_checkpoint(self.paths(task, model, seed).checkpoint)
+
+    def metrics(self, task, model, seed=0):
+        """The saved `.json` of one run (metrics and stored config)."""
+        return read_json(self.paths(task, model, seed).metrics)
+
+    def load(self, task, model="hnn", seed=0):
+        """(model in eval mode on cpu, checkpoint dict). A checkpoint whose stored task, model or
+        seed is not the one asked for raises ValueError."""
+        path = self.paths(task, model, seed).checkpoint
+
+        def build(stored):
+            held = tuple(stored.get(key) for key in ("task", "model", "seed"))
+            if held != (task.name, model, seed):
+                raise ValueError(f"checkpoint {path} holds a run of task {held[0]}, model "
+                                 f"{held[1]}, seed {held[2]}; expected task {task.name}, model "
+                                 f"{model}, seed {seed}")
+            return task.build(task.config(**{k: v for k, v in stored.items() if k != "task"}))
+        return load_run(path, build)
+
+    def load_models(self, task, seed=0, models=None):
+        """{model: (module, checkpoint)} of `models` (default: `saved_models`)."""
+        return {model: self.load(task, model, seed)
+                for model in (models or self.saved_models(task, seed))}

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write
 from .config import REPO_ROOT
-from .experiments import SEARCH_PATH_ENV, find_tasks
+from .experiments import SEARCH_PATH_ENV, find_task
 from .runs import run_name, run_paths
 
 # What a Ray worker does not need from the repository (it gets the code and the bundled data).
@@ -52,7 +52,7 @@ class Options:
 
 def make_data(run, options):
     """Make (and cache, where the task caches) the dataset of `run`; returns its name."""
-    task = find_tasks()[run.task]
+    task = find_task(run.task)
     with tempfile.TemporaryDirectory() as tmp:
         task.dataset(options.config(task, run, tmp))
     return run.name
@@ -60,7 +60,7 @@ def make_data(run, options):
 
 def train_files(run, options):
     """Train `run` in a temporary folder: {file name: bytes} of its checkpoint and metrics."""
-    task = find_tasks()[run.task]
+    task = find_task(run.task)
     with tempfile.TemporaryDirectory() as tmp:
         task.run(options.config(task, run, tmp))
         files = {}

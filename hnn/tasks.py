@@ -2,24 +2,27 @@
 
 A `Task` names a learning problem (data, model, loss, evaluation, figures) and holds its default
 config. The base class trains a dynamics model (`hnn.models.build_model`, HNN or baseline) on
-`{"x", "dx"}` pairs with the L2 derivative loss; a task overrides only what differs. `OneDofTask`
-is a complete task for any system with one degree of freedom and a known Hamiltonian field.
+`{"x", "dx"}` pairs with the L2 derivative loss; a task overrides only what differs.
+`HamiltonianTask` is a complete task for any system with a known Hamiltonian, states
+`[q_1..q_n, p_1..p_n]`; `OneDofTask` is its one-degree-of-freedom case with the paper's recipe.
 
     task.run(config) -> metrics    # data -> training -> checkpoint + metrics (.pt and .json)
+
+Saved runs are read through `hnn.runs.RunsFolder`, tables through `hnn.report`.
 """
 import dataclasses
 import os
+import re
 import time
 
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, read_json
 from .config import MODELS, TrainConfig, arg, parse_config, stored_config
-from .data import evaluation_states, trajectory_dataset
+from .data import evaluation_states, ring_states, solve_batch, trajectory_dataset
 from .metrics import loss_summary, rollout_errors
 from .models import build_model
-from .runs import check_writable, is_up_to_date, load_run, run_name, run_paths, save_run
+from .runs import RunsFolder, check_writable, is_up_to_date, run_name, save_run
 from .training import derivative_loss, fit
 
 TABLE_1 = "Table 1"
@@ -27,6 +30,32 @@ TABLE_2 = "Table 2 (appendix)"
 EXTENSION = "Extensions (no paper numbers)"
 TABLES = (TABLE_1, TABLE_2, EXTENSION)
 METRICS = ("train_loss", "test_loss", "energy_mse", "state_mse")
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """How a protocol differs from the original's: `text` (one or two sentences, shown under
+    table.md), what the `original` did, and the `source` files of the original that show it
+    (`docs/protocol.md` lists them)."""
+
+    text: str
+    original: str = ""
+    source: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeReversal:
+    """What the time-reversal study (`hnn.reversal`) does with a task's HNN: the first `starts`
+    evaluation starts, round trips of each of `round_trip_steps` steps, and, if `long_horizon`
+    is set, rollouts to that end time."""
+
+    starts: int = 2
+    round_trip_steps: tuple = (10, 100, 1000, 10000)
+    long_horizon: float = None
+
+    def __post_init__(self):
+        if self.starts < 1 or not self.round_trip_steps or min(self.round_trip_steps) < 1:
+            raise ValueError(f"TimeReversal needs starts >= 1 and round_trip_steps >= 1, got {self}")
 
 
 @dataclasses.dataclass
@@ -51,43 +80,61 @@ class Task:
     """One task of an experiment folder.
 
     Args:
-        name: the task's name in run names, `reproduce.py --tasks` and the tables (no hyphen).
+        name: the task's name in run names, `reproduce.py --tasks` and the tables (letters,
+            digits and underscores).
         title: its row title in `table.md`.
         defaults: a `TrainConfig` (subclass) instance holding every default setting.
         table: `TABLE_1`, `TABLE_2` or `EXTENSION`, the table its row goes in.
         order: position among the tasks (the paper's row order; extensions sort last).
         quick: setting overrides of the tiny smoke profile (`--quick`).
         paper: the paper's numbers, `{model: {metric: (mean, stderr)}}`, or None.
-        notes: how the protocol differs from the original's, one sentence each.
-        state_dim: size of a state `[q..., p...]` for the default `build`.
+        notes: `Note`s on how the protocol differs from the original's.
+        state_dim: size of a state `[q..., p...]` (even) for the default `build`.
         models: the models `reproduce.py` trains: baseline and HNN, "dhnn" (the dissipative
-            HNN) where the task is about friction, and "shnn" (the separable HNN).
-        time_reversal: whether the time-reversal study (`hnn.reversal`) takes this task's HNN;
-            it needs `reference`. long_horizon: the end time of its long-horizon rollouts, if any.
+            HNN) and "shnn" (the separable HNN).
+        friction: the task is about friction (or a control for it): table.md shows it in the
+            friction table.
+        time_reversal: a `TimeReversal` if the time-reversal study takes this task's HNN; it
+            needs `reference`.
+        sections: `hnn.report` sections that table.md adds for this task.
 
-    Override `dataset`, `evaluate` and, where the task has them, `figures` and `report_lines`;
+    Override `dataset`, `evaluate` and, where the task has them, `figures` and `reference`;
     a task that is not a plain dynamics model also overrides `build`, `splits`, `loss` and
     `loss_summary`.
     """
 
     def __init__(self, name, title, defaults, *, table=EXTENSION, order=100, quick=None,
                  paper=None, notes=(), state_dim=None, models=("baseline", "hnn"),
-                 time_reversal=False, long_horizon=None):
-        if "-" in name or not name:
-            raise ValueError(f"task name {name!r} must be non-empty and have no hyphen")
+                 friction=False, time_reversal=None, sections=()):
+        if not isinstance(name, str) or not re.fullmatch(r"\w+", name, re.ASCII):
+            raise ValueError(f"task name {name!r} must be letters, digits and underscores "
+                             f"(a run is named task-model-seedN, and files are named after it)")
         if table not in TABLES:
             raise ValueError(f"task {name}: table must be one of {TABLES}, got {table!r}")
         if not isinstance(defaults, TrainConfig):
             raise TypeError(f"task {name}: defaults must be a TrainConfig instance, got {type(defaults)}")
+        if type(self).build is Task.build and (not isinstance(state_dim, int) or state_dim < 2
+                                               or state_dim % 2):
+            raise ValueError(f"task {name}: set state_dim= to the size of a state [q..., p...] "
+                             f"(an even number, 2 per degree of freedom), got {state_dim!r}; or "
+                             f"override build() for a model that is not a plain dynamics model")
+        if time_reversal is not None and not isinstance(time_reversal, TimeReversal):
+            raise TypeError(f"task {name}: time_reversal must be an hnn.tasks.TimeReversal or None, "
+                            f"got {time_reversal!r}")
+        if time_reversal and type(self).reference is Task.reference:
+            raise ValueError(f"task {name}: time_reversal needs the known physics: define "
+                             f"reference(config) (see hnn.tasks.Reference), or leave time_reversal "
+                             f"unset")
         self.name, self.title, self.defaults, self.table, self.order = name, title, defaults, table, order
         self.quick = dict(quick or {})
-        self.paper, self.notes, self.state_dim = paper, list(notes), state_dim
+        self.paper, self.state_dim = paper, state_dim
+        self.notes = [note if isinstance(note, Note) else Note(note) for note in notes]
         unknown = set(models) - set(MODELS)
         if unknown or not {"baseline", "hnn"} <= set(models):
             raise ValueError(f"task {name}: models must hold baseline and hnn, and only {MODELS}; "
                              f"got {models}")
         self.models = tuple(models)
-        self.time_reversal, self.long_horizon = time_reversal, long_horizon
+        self.friction, self.time_reversal, self.sections = friction, time_reversal, tuple(sections)
         self.config(quick=True)                      # the quick profile must be a valid config
 
     def __repr__(self):
@@ -103,8 +150,9 @@ class Task:
         `{"mean", "stderr"}`, and any others the task records."""
         raise NotImplementedError
 
-    def figures(self, runs_dir, figures_dir, seed=0):
-        """Write the task's figures from its saved runs; returns their paths."""
+    def figures(self, runs, figures_dir, seed=0):
+        """Write the task's figures from its saved runs (an `hnn.runs.RunsFolder`); returns their
+        paths."""
         return []
 
     def reference(self, config):
@@ -112,14 +160,6 @@ class Task:
         `Reference` of held-out starts, the true energy, the true trajectories from any starts on
         any grid, and the evaluation rollouts' step. Tasks without a known field have none."""
         raise NotImplementedError(f"task {self.name} declares no reference physics")
-
-    def report_lines(self, results, seeds):
-        """Extra Markdown lines for `table.md` about this task (none by default)."""
-        return []
-
-    def friction_lines(self, results, seeds):
-        """Markdown lines under `table.md`'s friction table about this task (none by default)."""
-        return []
 
     def build(self, config):
         """The empty model a config describes."""
@@ -159,7 +199,7 @@ class Task:
         if not is_up_to_date(config.save_dir, self.run_name(config), stored):
             return False
         try:
-            _, ckpt = self.load(config.save_dir, config.model, config.seed)
+            _, ckpt = RunsFolder(config.save_dir).load(self, config.model, config.seed)
         except (OSError, ValueError):
             return False
         return ckpt["config"] == stored
@@ -192,9 +232,10 @@ class Task:
                  curves, metrics, started, quiet=config.quiet)
         return metrics
 
-    def main(self, argv=None, epilog=None):
-        """The command line of `train.py`: parse the flags, then run (or skip an up-to-date run)."""
-        config, options = parse_config(self.defaults, argv, self.quick, epilog=epilog,
+    def main(self, argv=None, epilog=None, defaults=None):
+        """The command line of `train.py`: parse the flags (over `defaults`, by default the
+        task's), then run (or skip an up-to-date run)."""
+        config, options = parse_config(defaults or self.defaults, argv, self.quick, epilog=epilog,
                                        description=f"Train one model on the task {self.name}: {self.title}.")
         if options.skip_existing and self.is_up_to_date(config):
             if not config.quiet:
@@ -202,58 +243,10 @@ class Task:
             return None
         return self.run(config)
 
-    def load(self, save_dir, model="hnn", seed=0):
-        """A saved run of this task: (model in eval mode on cpu, checkpoint dict).
-
-        A checkpoint whose stored task, model or seed is not the one asked for raises ValueError."""
-        path = self.checkpoint_path(save_dir, model, seed)
-
-        def build(stored):
-            held = tuple(stored.get(key) for key in ("task", "model", "seed"))
-            if held != (self.name, model, seed):
-                raise ValueError(f"checkpoint {path} holds a run of task {held[0]}, model "
-                                 f"{held[1]}, seed {held[2]}; expected task {self.name}, model "
-                                 f"{model}, seed {seed}")
-            return self.build(self.config(**{k: v for k, v in stored.items() if k != "task"}))
-        return load_run(path, build)
-
-    def load_pair(self, save_dir, seed=0):
-        """{"baseline": (model, ckpt), "hnn": (model, ckpt)} of one seed."""
-        return {model: self.load(save_dir, model, seed) for model in ("baseline", "hnn")}
-
-    def load_all(self, save_dir, seed=0):
-        """`load_pair`, plus each other model of `self.models` whose run is saved."""
-        return {model: self.load(save_dir, model, seed) for model in self.shown_models(save_dir, seed)}
-
-    def shown_models(self, save_dir, seed=0):
-        """Baseline and HNN, then each other model of `self.models` whose run is saved."""
-        return [model for model in self.models if model in ("baseline", "hnn")
-                or os.path.exists(self.checkpoint_path(save_dir, model, seed))]
-
-    def checkpoint_path(self, save_dir, model, seed=0):
-        return run_paths(save_dir, run_name(self.name, model, seed))[0]
-
-    def has_runs(self, save_dir, seed=0):
-        """True if both the baseline and the HNN of `seed` are saved in `save_dir`."""
-        return all(os.path.exists(self.checkpoint_path(save_dir, model, seed))
-                   for model in ("baseline", "hnn"))
-
-    def save_loss_curves(self, runs_dir, figures_dir, seed=0):
-        """`{figures_dir}/{task}-curves-seed{seed}.png` from the saved runs of `shown_models`."""
-        from .plots import loss_curves_figure, save_figure
-        ckpts = {model: load_checkpoint(self.checkpoint_path(runs_dir, model, seed))
-                 for model in self.shown_models(runs_dir, seed)}
-        return save_figure(loss_curves_figure(ckpts, f"{self.name}: loss curves"),
-                           os.path.join(figures_dir, f"{self.name}-curves-seed{seed}.png"))
-
-    def read_metrics(self, runs_dir, model, seed):
-        """The saved `.json` of one run (metrics and stored config)."""
-        return read_json(run_paths(runs_dir, run_name(self.name, model, seed))[1])
-
 
 @dataclasses.dataclass
-class OneDofConfig(TrainConfig):
-    """`TrainConfig` plus the data settings of `OneDofTask`."""
+class HamiltonianConfig(TrainConfig):
+    """`TrainConfig` plus the data settings of `HamiltonianTask`."""
 
     samples: int = arg(50, "trajectories in the dataset")
     noise_std: float = arg(0.1, "std of the Gaussian noise on the inputs (the targets stay clean)")
@@ -265,51 +258,77 @@ class OneDofConfig(TrainConfig):
         ]
 
 
-class OneDofTask(Task):
-    """A system with one degree of freedom, state `[q, p]`, and a known Hamiltonian field.
+def hamiltonian_field(hamiltonian, state_dim):
+    """The field [dH/dp, -dH/dq] of `hamiltonian`, by autograd in float64: a function of numpy
+    states `(..., state_dim)`. `hamiltonian` must take torch tensors (operators or torch
+    functions) and return `(...)`."""
+    n = state_dim // 2
 
-    The data follow the paper's recipe for the spring and pendulum: `samples` starts on a ring
-    of phase-space radii `radius`, trajectories sampled on `t_span` at `points_per_unit` points
-    per time unit, targets from the exact field at the clean states, Gaussian noise on the inputs,
-    and the first `train_fraction` of points (in trajectory order) for training. The energy MSE
-    rolls the model out from `eval_trajectories` fresh starts (each component in ±[0.2, 1], drawn
-    with `eval_seed`, the same for every training seed) over `eval_points` times in
-    [0, eval_t_end], against `eval_solution` (by default `solution`).
+    def field(x):
+        x = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+        try:
+            energy = hamiltonian(x)
+            (grad,) = torch.autograd.grad(energy.sum(), x)
+        except (TypeError, RuntimeError, AttributeError) as err:
+            raise TypeError("the field is derived from the hamiltonian by autograd, so the "
+                            "hamiltonian must take torch tensors (use operators or torch "
+                            f"functions), or pass dynamics=; it failed with: {err}") from err
+        grad = grad.numpy()
+        return np.concatenate([grad[..., n:], -grad[..., :n]], axis=-1)
+    return field
 
-    Physics, all on numpy `(..., 2)` states: `hamiltonian(x) -> (...)`, `dynamics(x) -> (..., 2)`,
-    `solution(x0 (batch, 2), t (T,)) -> (batch, T, 2)`. `plot_limit` bounds the phase-space figure.
-    `linear=True` declares the field linear, x' = A x: `table.md` then shows what a least-squares
-    A fitted to the same training data scores (`least_squares_reference`), what an L2 fit of the
-    physics' exact form reaches on these data.
+
+class HamiltonianTask(Task):
+    """A system with a known Hamiltonian and `state_dim // 2` degrees of freedom, states
+    `[q_1..q_n, p_1..p_n]`.
+
+    Data, the paper's recipe: `samples` starts from `starts(rng, n) -> (n, d)`, trajectories
+    sampled on `t_span` at `points_per_unit` points per time unit, targets from the exact field
+    at the clean states, Gaussian noise of `noise_std` on the inputs, and the first
+    `train_fraction` of points (in trajectory order) train. The energy and state MSE roll the
+    model out from `eval_trajectories` starts drawn by `eval_starts` (default `starts`) with
+    `eval_seed` (the same for every training seed), over `eval_points` times in [0, eval_t_end],
+    against `eval_solution` (default `solution`).
+
+    Physics on numpy states: `hamiltonian(x (..., d)) -> (...)`; `dynamics(x) -> (..., d)`
+    (default: the field of `hamiltonian` by autograd, which then must take torch tensors too);
+    `solution(x0 (batch, d), t (T,)) -> (batch, T, d)` (default: scipy's solve_ivp of
+    `dynamics`). `linear=True` declares the field linear, x' = A x (see `least_squares_reference`).
+    `plot_limit` bounds the figures' phase-space axes.
     """
 
-    def __init__(self, name, title, defaults, *, hamiltonian, dynamics, solution, t_span,
-                 points_per_unit, radius, train_fraction=0.5, eval_t_end=20.0, eval_points=100,
-                 eval_seed=1000, eval_trajectories=15, eval_solution=None, plot_limit=2.0,
-                 linear=False, **kwargs):
-        if not isinstance(defaults, OneDofConfig):
-            raise TypeError(f"task {name}: defaults must be a OneDofConfig, got {type(defaults)}")
-        super().__init__(name, title, defaults, state_dim=2, **kwargs)
-        self.hamiltonian, self.dynamics, self.solution = hamiltonian, dynamics, solution
-        self.eval_solution = eval_solution or solution
+    def __init__(self, name, title, defaults, *, state_dim, hamiltonian, starts, t_span,
+                 points_per_unit, dynamics=None, solution=None, train_fraction=0.5,
+                 eval_starts=None, eval_t_end=20.0, eval_points=100, eval_seed=1000,
+                 eval_trajectories=15, eval_solution=None, plot_limit=2.0, linear=False, **kwargs):
+        if not isinstance(defaults, HamiltonianConfig):
+            raise TypeError(f"task {name}: defaults must be a HamiltonianConfig, got {type(defaults)}")
+        super().__init__(name, title, defaults, state_dim=state_dim, **kwargs)
+        if not 0 < train_fraction < 1:
+            raise ValueError(f"task {name}: train_fraction must be in (0, 1), got {train_fraction}")
+        self.hamiltonian, self.starts = hamiltonian, starts
+        self.dynamics = dynamics or hamiltonian_field(hamiltonian, state_dim)
+        self.solution = solution or (lambda x0, t: solve_batch(self.dynamics, x0, t))
+        self.eval_solution = eval_solution or self.solution
+        self.eval_starts = eval_starts or starts
         self.t = np.linspace(*t_span, int(points_per_unit * (t_span[1] - t_span[0])))
-        self.radius, self.train_fraction = radius, train_fraction
+        self.train_fraction = train_fraction
         self.eval_t = np.linspace(0, eval_t_end, eval_points)
         self.eval_seed, self.eval_trajectories = eval_seed, eval_trajectories
         self.plot_limit, self.linear = plot_limit, linear
 
     def dataset(self, config):
-        """`x, dx, test_x, test_dx`, each `(N, 2)`, and the sample times `t`."""
-        return trajectory_dataset(np.random.default_rng(config.seed), self.solution, self.dynamics,
-                                  config.samples, self.radius, self.t, config.noise_std,
-                                  self.train_fraction)
+        """`x, dx, test_x, test_dx`, each `(N, d)`, and the sample times `t`."""
+        rng = np.random.default_rng(config.seed)
+        return trajectory_dataset(rng, self.solution, self.dynamics, self.starts(rng, config.samples),
+                                  self.t, config.noise_std, self.train_fraction)
 
     def evaluation_starts(self):
-        """The energy MSE's starts `(n, 2)`, from the fixed evaluation seed."""
-        return evaluation_states(np.random.default_rng(self.eval_seed), self.eval_trajectories)
+        """The energy MSE's starts `(n, d)`, from the fixed evaluation seed."""
+        return self.eval_starts(np.random.default_rng(self.eval_seed), self.eval_trajectories)
 
     def evaluation_trajectories(self):
-        """Starts `(n, 2)`, times `(T,)` and true trajectories `(n, T, 2)` of the energy MSE."""
+        """Starts `(n, d)`, times `(T,)` and true trajectories `(n, T, d)` of the energy MSE."""
         x0 = self.evaluation_starts()
         return x0, self.eval_t, self.eval_solution(x0, self.eval_t)
 
@@ -324,7 +343,7 @@ class OneDofTask(Task):
                               solver=config.eval_integrator)
 
     def linear_field_metrics(self, A):
-        """The metrics of the linear field x' = A x (`A` (2, 2)), rolled out exactly from the
+        """The metrics of the linear field x' = A x (`A` (d, d)), rolled out exactly from the
         evaluation starts: `energy_mse`, `state_mse` and `divergence` (trace A)."""
         import scipy.linalg
 
@@ -335,28 +354,36 @@ class OneDofTask(Task):
 
     def least_squares_reference(self, seed, **overrides):
         """`linear_field_metrics` of the A that fits the training data of `seed` (and the config
-        `overrides`) by least squares."""
+        `overrides`) by least squares: what an L2 fit of a linear field's exact form reaches."""
         dataset = self.dataset(self.config(seed=seed, **overrides))
         return self.linear_field_metrics(np.linalg.lstsq(dataset["x"], dataset["dx"], rcond=None)[0].T)
 
-    def friction_lines(self, results, seeds):
-        """For a linear task, the least-squares field's metrics over `seeds` (mean ± std)."""
-        if not self.linear:
-            return []
-        values = [self.least_squares_reference(seed) for seed in seeds]
-        stats = {key: (np.mean([v[key] for v in values]),
-                       np.std([v[key] for v in values], ddof=1) if len(values) > 1 else 0.0)
-                 for key in values[0]}
-        return [f"- {self.title}, least-squares linear field (the physics' exact form, 4 numbers "
-                f"fitted to the same noisy training data, seeds {', '.join(map(str, seeds))}): "
-                + ", ".join(f"{key.replace('_', ' ')} {m:.2e} ± {e:.1e}" for key, (m, e) in stats.items())
-                + ". Input noise shrinks and scatters its divergence."]
+    def figures(self, runs, figures_dir, seed=0):
+        """`{task}-rollouts-seed{seed}.png`: the true energy and the (q_1, p_1) projection along
+        the first evaluation rollout of the truth and each saved model."""
+        from .plots import rollout_projection_figure, save_figure
+        models = {kind: model for kind, (model, _) in runs.load_models(self, seed).items()}
+        x0, t, truth = self.evaluation_trajectories()
+        fig = rollout_projection_figure(self.title, self.hamiltonian, x0[:1], t, truth[:1], models)
+        return [save_figure(fig, os.path.join(figures_dir, f"{self.name}-rollouts-seed{seed}.png"))]
 
-    def figures(self, runs_dir, figures_dir, seed=0):
-        """`{task}-phase-seed{seed}.png`: learned vs true H, a rollout and its energy;
-        `{task}-field-seed{seed}.png`: the true, baseline and HNN fields (the paper's Figure 2)."""
+
+class OneDofTask(HamiltonianTask):
+    """A system with one degree of freedom, state `[q, p]`, and the paper's spring and pendulum
+    recipe: starts on a ring of phase-space radii `radius`, evaluation starts with each
+    component in ±[0.2, 1] (`hnn.data.evaluation_states`). Its figures: learned vs true H, a
+    rollout and its energy (`{task}-phase-seed{N}.png`), and the true, baseline and HNN fields
+    (`{task}-field-seed{N}.png`, the paper's Figure 2)."""
+
+    def __init__(self, name, title, defaults, *, radius, dynamics, solution, **kwargs):
+        super().__init__(name, title, defaults, state_dim=2, dynamics=dynamics, solution=solution,
+                         starts=lambda rng, n: ring_states(rng, n, *radius),
+                         eval_starts=evaluation_states, **kwargs)
+        self.radius = radius
+
+    def figures(self, runs, figures_dir, seed=0):
         from .plots import phase_space_figure, save_figure, vector_field_figure
-        models = {kind: model for kind, (model, _) in self.load_all(runs_dir, seed).items()}
+        models = {kind: model for kind, (model, _) in runs.load_models(self, seed).items()}
         x0 = self.evaluation_trajectories()[0][0]
         fig = phase_space_figure(self.title, self.hamiltonian, self.solution, models, x0,
                                  limit=self.plot_limit)

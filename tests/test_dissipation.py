@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from hnn.runs import RunsFolder
 from hnn import HNN, build_model
 from hnn.checkpoint import read_json
 from hnn.config import REPO_ROOT
@@ -115,14 +116,14 @@ def test_damped_task_records_divergence_and_decay_rate(tmp_path):
     for model in task.models:
         task.run(task.config(quick=True, quiet=True, model=model, total_steps=200,
                              save_dir=str(tmp_path)))
-    metrics = {m: task.read_metrics(tmp_path, m, 0) for m in task.models}
+    metrics = {m: RunsFolder(tmp_path).metrics(task, m, 0) for m in task.models}
     # an HNN's field is divergence-free whatever it learned; the D-HNN's need not be
     assert abs(metrics["hnn"]["divergence"]["mean"]) < 1e-6
     assert metrics["dhnn"]["divergence"]["mean"] < -0.01
     for m in task.models:
         assert {"energy_mse", "state_mse", "divergence", "energy_decay_rate"} <= set(metrics[m])
     assert task.true_decay_rate() == pytest.approx(2 * damped.GAMMA, rel=0.1)
-    paths = task.figures(tmp_path, tmp_path / "figures")
+    paths = task.figures(RunsFolder(tmp_path), tmp_path / "figures")
     assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["damped-field-seed0.png",
                                                            "damped-field-split-seed0.png",
                                                            "damped-phase-seed0.png"]
@@ -157,23 +158,3 @@ def test_friction_field_adds_its_divergence_to_the_exact_conservative_field():
     assert TASKS["spring"].linear_field_metrics(identifiability.friction_field(0.0))["energy_mse"] < 1e-20
     growing = TASKS["spring"].linear_field_metrics(identifiability.friction_field(0.03))
     assert growing["divergence"] == 0.03 and growing["energy_mse"] > 1e-2
-
-
-@pytest.mark.slow
-def test_identifiability_script_measures_saved_runs_and_noise_free_ones(tmp_path):
-    runs = tmp_path / "runs"
-    for name in ("damped", "spring"):
-        for model in TASKS[name].models:
-            TASKS[name].run(TASKS[name].config(quick=True, quiet=True, model=model, save_dir=str(runs)))
-    identifiability.main(["--runs", str(runs), "--out", str(tmp_path), "--seeds", "0", "--many", "10",
-                          "--quick"])
-    result = read_json(tmp_path / "friction-identifiability.json")
-    seed0 = result["data"]["damped"]["seeds"]["0"]
-    assert seed0["dhnn"] == pytest.approx(
-        TASKS["damped"].read_metrics(runs, "dhnn", 0)["divergence"]["mean"], rel=1e-5)
-    assert seed0["least_squares"] == pytest.approx(TASKS["damped"].least_squares_reference(0)["divergence"])
-    assert result["data"]["damped"]["least_squares"]["groups"] == 2
-    noise_free = read_json(tmp_path / "runs-noisefree" / "damped-dhnn-seed0.json")
-    assert noise_free["config"]["noise_std"] == 0.0 and noise_free["config"]["total_steps"] == 20
-    assert len(result["acceptance"]) == 14
-    assert "### 3. Noise-free data" in (tmp_path / "friction-identifiability.md").read_text()

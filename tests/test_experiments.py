@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from hnn.runs import RunsFolder
 from hnn.config import REPO_ROOT, ConfigError, TrainConfig, config_parser, parse_config
 from hnn.experiments import find_folders, find_tasks, load_folder, package_name
 from hnn.runs import parse_run_name, run_name
@@ -91,7 +92,7 @@ def test_a_checkpoint_of_another_task_does_not_load(tmp_path):
     spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path)))
     os.replace(tmp_path / "spring-hnn-seed0.pt", tmp_path / "pend-hnn-seed0.pt")
     with pytest.raises(ValueError, match="holds a run of task spring, model hnn, seed 0; expected task pend"):
-        pend.load(tmp_path, "hnn")
+        RunsFolder(tmp_path).load(pend, "hnn")
 
 
 @pytest.mark.parametrize("task, flag, value, message", [

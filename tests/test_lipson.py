@@ -10,6 +10,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from hnn.runs import RunsFolder
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.tasks import to_tensors
@@ -101,7 +102,7 @@ def test_train_smoke_run_and_figure(tmp_path):
         subprocess.run([sys.executable, "experiment-lipson/train.py", "--quick", "--quiet",
                         "--save-dir", str(tmp_path), *extra], cwd=REPO_ROOT, env=env, check=True)
     for kind in ("hnn", "baseline"):
-        model, ckpt = TASK.load(tmp_path, kind)
+        model, ckpt = RunsFolder(tmp_path).load(TASK, kind)
         curve = ckpt["curves"]["train_loss"]
         assert len(curve) == 21 and curve[-1] < 0.9 * curve[0]       # 20 steps lowered the loss
         # the stored metrics are the saved model's: recomputed from the checkpoint, they agree
@@ -112,12 +113,12 @@ def test_train_smoke_run_and_figure(tmp_path):
             ckpt["metrics"]["test_loss"]["mean"], rel=1e-6)
         assert TASK.evaluate(model, dataset, config)["energy_mse"]["mean"] == pytest.approx(
             ckpt["metrics"]["energy_mse"]["mean"], rel=1e-6)
-    path, field = TASK.figures(tmp_path, tmp_path / "figures")
+    path, field = TASK.figures(RunsFolder(tmp_path), tmp_path / "figures")
     assert path.endswith("lipson-rollouts-seed0.png") and field.endswith("lipson-field-seed0.png")
     image = iio.imread(path)
     assert image.shape[0] > 300 and image.shape[1] > 1000 and image.std() > 0
     with pytest.raises(FileNotFoundError, match=r"lipson-(hnn|baseline)-seed1\.pt"):
-        TASK.figures(tmp_path, tmp_path / "figures", seed=1)
+        TASK.figures(RunsFolder(tmp_path), tmp_path / "figures", seed=1)
 
 
 def test_forward_differences_of_an_oscillation_add_friction_and_central_ones_do_not():
@@ -153,7 +154,7 @@ def test_central_task_trains_on_its_dataset(tmp_path):
     subprocess.run([sys.executable, "experiment-lipson/train.py", "--task", "lipson_central",
                     "--model", "dhnn", "--quick", "--quiet", "--save-dir", str(tmp_path)],
                    cwd=REPO_ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True)
-    model, ckpt = task.load(tmp_path, "dhnn")
+    model, ckpt = RunsFolder(tmp_path).load(task, "dhnn")
     assert ckpt["config"]["derivative"] == "central" and ckpt["config"]["task"] == "lipson_central"
     dataset = task.dataset(task.config())
     _, t, truth = lipson.evaluation_segment(dataset)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from hnn.runs import RunsFolder
 from hnn import HNN
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
@@ -155,7 +156,7 @@ def quick_runs(tmp_path_factory):
 def test_train_smoke_runs_save_loadable_checkpoints(quick_runs, monkeypatch):
     monkeypatch.setenv("HNN_CACHE_DIR", str(quick_runs / "cache"))
     for task, dim in (("2body", 8), ("3body", 12)):
-        model, ckpt = TASKS[task].load(quick_runs, "hnn")
+        model, ckpt = RunsFolder(quick_runs).load(TASKS[task], "hnn")
         assert ckpt["config"]["task"] == task and ckpt["config"]["trials"] == 20
         assert model.net.linear1.in_features == dim
         curve = ckpt["curves"]["train_loss"]
@@ -166,14 +167,14 @@ def test_train_smoke_runs_save_loadable_checkpoints(quick_runs, monkeypatch):
         assert recomputed["energy_mse"]["mean"] == pytest.approx(ckpt["metrics"]["energy_mse"]["mean"],
                                                                  rel=1e-6)
         assert model.hamiltonian(torch.zeros(3, dim) + 0.5).shape == (3,)
-    _, baseline = TASKS["3body"].load(quick_runs, "baseline")
+    _, baseline = RunsFolder(quick_runs).load(TASKS["3body"], "baseline")
     assert baseline["config"]["batch_size"] == 600 and baseline["config"]["model"] == "baseline"
 
 
 @pytest.mark.slow
 def test_figures_for_both_tasks(quick_runs, tmp_path):
     written = [path for task in ("2body", "3body")
-               for path in TASKS[task].figures(quick_runs, tmp_path / "figures")]
+               for path in TASKS[task].figures(RunsFolder(quick_runs), tmp_path / "figures")]
     names = sorted(os.path.basename(p) for p in written)
     assert names == ["2body-orbits-seed0.gif", "2body-orbits-seed0.png",
                      "3body-orbits-seed0.gif", "3body-orbits-seed0.png"]

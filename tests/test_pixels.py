@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from hnn.runs import RunsFolder
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.models import HNN
@@ -165,7 +166,7 @@ def test_train_smoke_run_writes_loadable_checkpoints(quick_runs, monkeypatch):
     config = TASK.config(quick=True)
     dataset = TASK.dataset(config)
     for kind in ("hnn", "baseline"):
-        model, ckpt = TASK.load(quick_runs / "runs", kind)
+        model, ckpt = RunsFolder(quick_runs / "runs").load(TASK, kind)
         assert model.is_hnn == (kind == "hnn")
         curve = ckpt["curves"]["train_loss"]
         assert len(curve) == TASK.quick["total_steps"] + 1 and curve[-1] < 0.9 * curve[0]
@@ -181,7 +182,7 @@ def test_train_smoke_run_writes_loadable_checkpoints(quick_runs, monkeypatch):
 @pytest.mark.slow
 def test_make_figures_writes_labelled_gifs_and_phase_plot(quick_runs, monkeypatch):
     monkeypatch.setenv("HNN_CACHE_DIR", str(quick_runs / "cache"))
-    paths = TASK.figures(quick_runs / "runs", quick_runs / "figures")
+    paths = TASK.figures(RunsFolder(quick_runs / "runs"), quick_runs / "figures")
     names = sorted(os.path.basename(p) for p in paths)
     assert names == ["pixels-add-energy-seed0.gif", "pixels-compare-seed0.gif", "pixels-latent-seed0.png"]
     compare = iio.imread(quick_runs / "figures" / "pixels-compare-seed0.gif")

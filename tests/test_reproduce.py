@@ -107,7 +107,7 @@ def test_notebook_runs(notebook, quick_results, monkeypatch):
 
 class StubTask(Task):
     def __init__(self, name, paper):
-        super().__init__(name, name.title(), TrainConfig(), table=TABLE_1, paper=paper)
+        super().__init__(name, name.title(), TrainConfig(), table=TABLE_1, paper=paper, state_dim=2)
 
 
 def test_table_marks_misses_uses_seed_spread_and_dashes_missing_paper_numbers():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from hnn.runs import RunsFolder
 from hnn import derivative_loss, energy_mse, fit, load_checkpoint, load_state, save_checkpoint
 from hnn.experiments import find_tasks
 from hnn.models import build_model
@@ -24,7 +25,7 @@ def short_runs(tmp_path_factory):
     for kind in ("hnn", "baseline"):
         config = spring.config(model=kind, total_steps=400, quiet=True, save_dir=save_dir)
         metrics = spring.run(config)
-        model, ckpt = spring.load(save_dir, kind)
+        model, ckpt = RunsFolder(save_dir).load(spring, kind)
         assert {k: v for k, v in ckpt["metrics"].items() if k != "wall_time_s"} == metrics
         runs[kind] = (model, ckpt["curves"], metrics)
     return runs
@@ -80,7 +81,7 @@ def test_train_script_smoke_and_determinism(task, tmp_path, repo):
     assert outputs[0] == {**outputs[1], "wall_time_s": outputs[0]["wall_time_s"]}
     for key in ("train_loss", "test_loss", "energy_mse"):
         assert set(outputs[0][key]) == {"mean", "stderr"} and np.isfinite(outputs[0][key]["mean"])
-    model, ckpt = find_tasks()[outputs[0]["config"]["task"]].load(tmp_path / "a", "hnn")
+    model, ckpt = RunsFolder(tmp_path / "a").load(find_tasks()[outputs[0]["config"]["task"]], "hnn")
     assert ckpt["config"]["total_steps"] == 20 and len(ckpt["curves"]["train_loss"]) == 21
     assert model.time_derivative(torch.zeros(1, 2)).shape == (1, 2)
 

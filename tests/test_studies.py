@@ -1,0 +1,128 @@
+"""The one home for studies: every study runs through `reproduce.py --study NAME --quick`, trains
+the runs it needs, writes its files under `studies/NAME/`, and is redone only when its inputs
+change."""
+import copy
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hnn import reversal
+from hnn.checkpoint import read_json
+from hnn.experiments import find_studies, find_tasks
+from hnn.runs import RunsFolder
+from hnn.studies import Study
+from hnn.tasks import TimeReversal
+
+TASKS = find_tasks()
+STUDIES = find_studies()
+
+
+def reproduce(repo, *args):
+    return subprocess.run([sys.executable, "reproduce.py", "--quick", *args], cwd=repo, check=True,
+                          capture_output=True, text=True, timeout=900).stdout
+
+
+@pytest.fixture(scope="module")
+def studied(tmp_path_factory, repo):
+    out = tmp_path_factory.mktemp("studies")
+    first = reproduce(repo, "--out", str(out), "--study", *STUDIES)
+    second = reproduce(repo, "--out", str(out), "--study", *STUDIES)
+    return out, first, second
+
+
+def test_the_three_studies_are_found_and_time_reversal_is_a_default():
+    assert set(STUDIES) == {"time-reversal", "friction-identifiability", "pixel-factors"}
+    assert [name for name, study in STUDIES.items() if study.default] == ["time-reversal"]
+    with pytest.raises(ValueError, match="lowercase letters, digits and single hyphens"):
+        Study("Bad_Name", "", needs=list, write=list)
+
+
+def test_time_reversal_takes_its_starts_and_round_trips_from_the_task(tmp_path, monkeypatch):
+    spring = TASKS["spring"]
+    spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path)))
+    task = copy.copy(spring)
+    task.time_reversal = TimeReversal(starts=3, round_trip_steps=(4, 8, 16))
+    seen = []
+    table = reversal.round_trip_table
+    monkeypatch.setattr(reversal, "round_trip_table",
+                        lambda field, x0, *a: seen.append(x0.shape) or table(field, x0, *a))
+    numbers = reversal.study([task], RunsFolder(tmp_path))["spring"]
+    assert seen == [(3, 2)] and numbers["round_trip"]["steps"] == [4, 8, 16]
+    assert len(numbers["round_trip"]["midpoint"]) == 3 and "long_horizon" not in numbers
+    quick = reversal.study([task], RunsFolder(tmp_path), quick=True)["spring"]
+    assert quick["round_trip"]["steps"] == [4, 8]
+    # a symmetric integrator returns to the start up to roundoff; RK4 does not
+    assert max(numbers["round_trip"]["midpoint"]) < 1e-14 < 1e-11 < min(numbers["round_trip"]["rk4"])
+
+
+@pytest.mark.slow
+def test_time_reversal_study(studied):
+    out = studied[0]
+    folder = out / "studies" / "time-reversal"
+    numbers = read_json(folder / "time-reversal.json")
+    declared = {name: task.time_reversal for name, task in TASKS.items() if task.time_reversal}
+    assert set(numbers) == set(declared) == {"pend", "2body"}
+    for name, settings in declared.items():
+        assert numbers[name]["round_trip"]["steps"] == list(settings.round_trip_steps[:2])
+        assert max(numbers[name]["round_trip"]["midpoint"]) < 1e-9
+    horizon = numbers["2body"]["long_horizon"]["midpoint"]["t"][-1]
+    assert horizon == pytest.approx(declared["2body"].long_horizon / 10, rel=0.01)
+    assert "long_horizon" not in numbers["pend"]
+    assert (folder / "round-trip.png").exists() and (folder / "long-horizon-2body.png").exists()
+    assert "| Ideal pendulum |" in (folder / "time-reversal.md").read_text()
+
+
+@pytest.mark.slow
+def test_friction_identifiability_study(studied):
+    out = studied[0]
+    result = read_json(out / "studies" / "friction-identifiability" / "friction-identifiability.json")
+    seed0 = result["data"]["damped"]["seeds"]["0"]
+    runs = RunsFolder(out / "runs")
+    assert seed0["dhnn"] == pytest.approx(
+        runs.metrics(TASKS["damped"], "dhnn", 0)["divergence"]["mean"], rel=1e-5)
+    assert seed0["least_squares"] == pytest.approx(TASKS["damped"].least_squares_reference(0)["divergence"])
+    assert result["data"]["damped"]["least_squares"]["groups"] == 2      # 10 seeds with --quick
+    noise_free = RunsFolder(out / "studies" / "friction-identifiability" / "runs-noisefree")
+    config = noise_free.metrics(TASKS["damped"], "dhnn", 0)["config"]
+    assert config["noise_std"] == 0.0 and config["total_steps"] == TASKS["damped"].quick["total_steps"]
+    assert len(result["acceptance"]) == 14
+
+
+@pytest.mark.slow
+def test_pixel_factors_study(studied):
+    out = studied[0]
+    numbers = read_json(out / "studies" / "pixel-factors" / "pixel-factors.json")
+    saved = RunsFolder(out / "runs")
+    for model in ("hnn", "baseline"):      # rescored our way, a run scores what it saved
+        assert numbers["0"]["ours"][model] == pytest.approx(
+            saved.metrics(TASKS["pixels"], model, 0)["energy_mse"]["mean"], rel=1e-6)
+    (hnn,) = [row for row in numbers["contrast"] if row["model"] == "hnn"]
+    half, ours = hnn["train_loss"]
+    assert ours == saved.metrics(TASKS["pixels"], "hnn", 0)["train_loss"]["mean"] and half != ours
+    assert os.path.exists(out / "studies" / "pixel-factors" / "runs-contrast" /
+                          "pixels_contrast-hnn-seed0.pt")
+
+
+@pytest.mark.slow
+def test_a_study_is_redone_only_when_its_inputs_change(studied, repo):
+    out, first, second = studied
+    assert "training" in first and "training" not in second
+    md = out / "studies" / "pixel-factors" / "pixel-factors.md"
+    stamp = md.stat().st_mtime_ns
+    reproduce(repo, "--out", str(out), "--study", "pixel-factors")
+    assert md.stat().st_mtime_ns == stamp                   # up to date: not rewritten
+    md.unlink()
+    reproduce(repo, "--out", str(out), "--study", "pixel-factors")
+    assert md.exists()                                      # a missing file is written again
+
+
+@pytest.mark.slow
+def test_no_studies_leaves_out_the_default_study(tmp_path, repo):
+    reproduce(repo, "--out", str(tmp_path), "--tasks", "pend", "--no-studies")
+    assert (tmp_path / "results.json").exists() and not (tmp_path / "studies").exists()
+    reproduce(repo, "--out", str(tmp_path), "--tasks", "pend")
+    assert np.isfinite(read_json(tmp_path / "studies" / "time-reversal" / "time-reversal.json")
+                       ["pend"]["dt"])
