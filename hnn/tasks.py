@@ -308,6 +308,11 @@ class HamiltonianTask(Task):
             raise ValueError(f"task {name}: train_fraction must be in (0, 1), got {train_fraction}")
         self.hamiltonian, self.starts = hamiltonian, starts
         self.dynamics = dynamics or hamiltonian_field(hamiltonian, state_dim)
+        if dynamics is None:             # fail now, not after the data are half made
+            try:
+                self.dynamics(np.zeros((1, state_dim)))
+            except TypeError as err:
+                raise TypeError(f"task {name}: {err}") from None
         self.solution = solution or (lambda x0, t: solve_batch(self.dynamics, x0, t))
         self.eval_solution = eval_solution or self.solution
         self.eval_starts = eval_starts or starts

@@ -127,47 +127,6 @@ def test_table_marks_misses_uses_seed_spread_and_dashes_missing_paper_numbers():
     assert differs((1.5, 0.01), (1.0, 0.1)) and not differs((1.05, 0.01), (1.0, 0.1))
 
 
-def readme_folder(repo):
-    """The files of the README's "Add your own system" example: {relative path: text}."""
-    with open(os.path.join(repo, "README.md")) as f:
-        section = f.read().split("## Add your own system", 1)[1].split("\n## ", 1)[0]
-    files = dict(re.findall(r"`(experiment-[\w-]+/[\w.]+)`:\s*```python\n(.*?)```", section, re.S))
-    assert files, "the README's example lists no files"
-    return files
-
-
-@pytest.mark.slow
-def test_a_new_system_is_one_folder(repo, tmp_path):
-    """The README's example folder, written to a temporary experiments path, is found by
-    reproduce.py, trained through the quick profile and put in table.md; the checkout is
-    left untouched."""
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
-                            text=True).stdout
-    files = readme_folder(repo)
-    for path, text in files.items():
-        (tmp_path / "extra" / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "extra" / path).write_text(text)
-    (folder,) = {path.split("/")[0] for path in files}
-    name = re.search(r'OneDofTask\(\s*"(\w+)"', files[f"{folder}/__init__.py"])[1]
-    env = {**os.environ, "HNN_EXPERIMENTS": str(tmp_path / "extra")}
-    log = reproduce(repo, "--tasks", name, "--out", str(tmp_path / "out"), env=env)
-    assert "trained 1 task(s)" in log
-    results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert sorted(results) == [f"{name}-baseline-seed0", f"{name}-hnn-seed0"]
-    table = (tmp_path / "out" / "table.md").read_text()
-    row = next(line for line in table.splitlines() if line.startswith("| Duffing oscillator |"))
-    assert row.count("<br>paper –") == 2 * len(METRICS) and "not run" not in row and "†" not in row
-    assert "## Extensions" in table
-    assert os.path.exists(tmp_path / "out" / "figures" / f"{name}-phase-seed0.png")
-    # its own train.py trains one model too
-    subprocess.run([sys.executable, str(tmp_path / "extra" / folder / "train.py"), "--quick",
-                    "--quiet", "--seed", "1", "--save-dir", str(tmp_path / "runs")],
-                   cwd=tmp_path, env=env, check=True, timeout=300)
-    assert os.path.exists(tmp_path / "runs" / f"{name}-hnn-seed1.pt")
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
-                          text=True).stdout == status
-
-
 def test_readme_tables_are_the_committed_results(repo):
     """Every table row of the README that shows our numbers beside the paper's (or the friction
     tables' rows) stands, to the letter, in a committed table.md or study (results/**/*.md)."""
