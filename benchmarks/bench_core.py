@@ -15,9 +15,9 @@ import sys
 import tempfile
 import time
 
+import authors_loop
 import torch
 
-import authors_loop
 from hnn import derivative_loss, energy_mse
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks

@@ -17,6 +17,7 @@ import tempfile
 import time
 
 import authors_loop
+
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.tasks import to_tensors

@@ -2,7 +2,17 @@
 numbers. The energy and state MSE roll the model out over 15 fresh orbits (seeds 0..14)."""
 import dataclasses
 
-from hnn import TABLE_1, TABLE_2, Note, Reference, Task, TimeReversal, TrainConfig, arg, rollout_errors
+from hnn import (
+    TABLE_1,
+    TABLE_2,
+    Note,
+    Reference,
+    Task,
+    TimeReversal,
+    TrainConfig,
+    arg,
+    rollout_errors,
+)
 
 from . import analysis, data
 

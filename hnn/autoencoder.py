@@ -13,6 +13,7 @@ from .metrics import rollout
 from .mlp import get_nonlinearity
 from .models import HNN, build_model
 
+
 class MLPAutoencoder(nn.Module):
     """Four linear layers each way with residual connections, as in the paper.
 

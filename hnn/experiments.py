@@ -105,7 +105,9 @@ def folder_tasks(folder):
 def find_studies(roots=None):
     """{name: study}: the library's time-reversal study, then the `STUDIES` of every experiment
     folder in `roots`."""
-    from .reversal import STUDY    # imported here: hnn.reversal -> hnn.studies -> hnn.sweep -> this module
+    from .reversal import (
+        STUDY,  # imported here: hnn.reversal -> hnn.studies -> hnn.sweep -> this module
+    )
     found = {STUDY.name: STUDY}
     for folder in find_folders(roots):
         for study in getattr(load_folder(folder), "STUDIES", ()):

@@ -7,7 +7,6 @@ import torch
 from .integrate import SEPARABLE_INTEGRATORS, get_integrator, odeint, solve_ivp_reference
 
 
-
 def mean_stderr(dist):
     """The paper's loss summary of a `(N, ...)` array of squared errors.
 

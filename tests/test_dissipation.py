@@ -3,15 +3,14 @@ the damped-spring generator, and runs of the damped task."""
 import numpy as np
 import pytest
 import torch
+from known import Scalar
 from torch import nn
 
-from hnn.runs import RunsFolder
 from hnn import HNN, build_model
-from hnn.checkpoint import read_json
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.metrics import divergence
-from known import Scalar
+from hnn.runs import RunsFolder
 
 damped = load_folder(f"{REPO_ROOT}/experiment-damped", "data")
 TASKS = find_tasks()

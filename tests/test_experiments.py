@@ -9,10 +9,9 @@ import sys
 import pytest
 import torch
 
-from hnn.runs import RunsFolder
 from hnn.config import REPO_ROOT, ConfigError, TrainConfig, config_parser, parse_config
 from hnn.experiments import find_folders, find_tasks, load_folder, package_name
-from hnn.runs import parse_run_name, run_name
+from hnn.runs import RunsFolder, parse_run_name, run_name
 
 TASKS = find_tasks()
 

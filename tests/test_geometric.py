@@ -7,11 +7,25 @@ one step's Jacobian, time symmetry over 10^4 steps, bounded energy error over 10
 import numpy as np
 import pytest
 import torch
+from known import Scalar
 from torch import nn
 
-from hnn import (HNN, MLP, RK4, ConvergenceError, Euler, ImplicitMidpoint, Leapfrog, SeparableField,
-                 SeparableHNN, Yoshida4, build_model, get_integrator, odeint, rollout)
-from known import Scalar
+from hnn import (
+    HNN,
+    MLP,
+    RK4,
+    ConvergenceError,
+    Euler,
+    ImplicitMidpoint,
+    Leapfrog,
+    SeparableField,
+    SeparableHNN,
+    Yoshida4,
+    build_model,
+    get_integrator,
+    odeint,
+    rollout,
+)
 
 F64 = torch.float64
 

@@ -10,9 +10,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from hnn.runs import RunsFolder
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
+from hnn.runs import RunsFolder
 from hnn.tasks import to_tensors
 
 lipson = load_folder(os.path.join(REPO_ROOT, "experiment-lipson"), "data")

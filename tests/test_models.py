@@ -1,9 +1,9 @@
 """HNN.time_derivative against Hamilton's equations for Hamiltonians known in closed form."""
 import pytest
 import torch
+from known import Scalar
 
 from hnn import HNN, MLP, Baseline, build_model
-from known import Scalar
 
 
 def spring_H(x):

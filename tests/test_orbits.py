@@ -1,5 +1,4 @@
 """The N-body generator (two- and three-body tasks), its cache, train.py and the figures."""
-import math
 import os
 import subprocess
 import sys
@@ -9,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from hnn.runs import RunsFolder
 from hnn import HNN
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
+from hnn.runs import RunsFolder
 
 orbits = load_folder(os.path.join(REPO_ROOT, "experiment-orbits"), "data")
 TASKS = find_tasks()

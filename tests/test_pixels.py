@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from hnn.runs import RunsFolder
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks, load_folder
 from hnn.models import HNN
+from hnn.runs import RunsFolder
 from hnn.tasks import to_tensors
 
 data = load_folder(os.path.join(REPO_ROOT, "experiment-pixels"), "data")

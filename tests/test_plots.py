@@ -1,10 +1,9 @@
 """Figures that carry numbers: the vector-field panels draw the fields they are given."""
 import numpy as np
-import torch
+from known import Scalar
 
 from hnn.models import HNN
 from hnn.plots import grid, pyplot, vector_field_figure
-from known import Scalar
 
 
 def test_vector_field_panels_draw_the_true_and_the_models_fields():

@@ -4,10 +4,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from known import Scalar
 
 from hnn import reversal
 from hnn.models import HNN
-from known import Scalar
 
 PENDULUM = HNN(Scalar(lambda x: 3 * (1 - torch.cos(x[:, 0])) + x[:, 1] ** 2)).double()
 OSCILLATOR = HNN(Scalar(lambda x: x[:, 0] ** 2 + x[:, 1] ** 2)).double()

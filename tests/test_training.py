@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from hnn.runs import RunsFolder
 from hnn import derivative_loss, energy_mse, fit, load_checkpoint, load_state, save_checkpoint
 from hnn.experiments import find_tasks
 from hnn.models import build_model
 from hnn.optim import Adam
+from hnn.runs import RunsFolder
 from hnn.training import _sample
 
 spring = find_tasks()["spring"]
