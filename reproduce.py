@@ -1,6 +1,7 @@
 """Reproduce the paper's Table 1 and the appendix three-body table with one command.
 
-    python reproduce.py --quick              # tiny profile for smoke checks (results/quick), minutes
+    python reproduce.py --quick              # tiny profile for smoke checks (results/quick),
+                                             # minutes
     python reproduce.py                      # every task, seed 0, and the default studies
     python reproduce.py --seeds 0 1 2 3 4    # five seeds: cells become mean ± std over seeds
     python reproduce.py --tasks spring pend  # a subset
@@ -50,12 +51,14 @@ def parse(tasks, studies):
                         help="write docs/protocol.md from the tasks' protocol notes, and stop")
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads per run (0: torch's default); the committed numbers use 1")
+                        help="torch CPU threads per run (0: torch's default); "
+                             "the committed numbers use 1")
     parser.add_argument("--jobs", type=int, default=None,
                         help="runs at once in local processes (default: cores // threads)")
     parser.add_argument("--cluster", default=None, metavar="ADDRESS",
                         help="run on Ray: a cluster address (auto, ray://host:10001) or `local`")
-    parser.add_argument("--out", default=None, help="results folder (default results, or results/quick)")
+    parser.add_argument("--out", default=None,
+                        help="results folder (default results, or results/quick)")
     args = parser.parse_args()
     args.tasks = list(dict.fromkeys(args.tasks))
     args.seeds = list(dict.fromkeys(args.seeds))
@@ -103,7 +106,8 @@ def train_tables(args, tasks, runs, executor):
     # Longest first, by the wall time results.json last recorded for the task and model.
     summary = os.path.join(args.out, "results.json")
     previous = read_json(summary) if os.path.exists(summary) else {}
-    recorded = {parse_run_name(name)[:2]: metrics.get("wall_time_s", 0.0) for name, metrics in previous.items()}
+    recorded = {parse_run_name(name)[:2]: metrics.get("wall_time_s", 0.0)
+                for name, metrics in previous.items()}
     todo.sort(key=lambda run: -recorded.get((run.task, run.model), float("inf")))
     print(f"{len(wanted) - len(todo)} of {len(wanted)} runs are up to date; training {len(todo)} "
           f"({'Ray cluster ' + args.cluster if args.cluster else f'{args.jobs} at a time'}, "

@@ -3,7 +3,7 @@
 The speed goals were set against the authors' scripts timed on this machine (spring about 18 s,
 two-body about 30 s). This machine's speed drifts by tens of percent from hour to hour, so the
 benchmarks also time, back to back with our loop, a loop that does what the authors' train scripts
-do every step (paper-settings.md, sections 1 and 2):
+do every step (docs/paper-settings.md, sections 1 and 2):
 - the HNN net has 2 outputs (F1, F2); the field is grad F2 (autograd, create_graph) @ M.T;
 - a `torch.randperm` minibatch when there is a batch size;
 - L2 loss, backward, `torch.optim.Adam` with its default (per-tensor) update;

@@ -18,7 +18,8 @@ import torch
 # (label, state size, batch, hidden): the HNN dynamics model of each task at its settings; for
 # pixels, the autoencoder's first and last layers, which hold most of its work (1568 inputs).
 SHAPES = [("spring (full batch 750)", 2, 750, 200), ("two-body (batch 200)", 8, 200, 200),
-          ("three-body (batch 600)", 12, 600, 200), ("pixels autoencoder (batch 200)", 1568, 200, 200)]
+          ("three-body (batch 600)", 12, 600, 200),
+          ("pixels autoencoder (batch 200)", 1568, 200, 200)]
 
 
 def stacked_params(members, dims, generator):
@@ -82,7 +83,8 @@ def main():
     parser.add_argument("--members", type=int, default=5)
     args = parser.parse_args()
     k = args.members
-    print(f"{'shape':<32} {'threads':>7} {'1 member':>10} {f'{k} stacked':>11} {f'{k} x 1 / stacked':>17}")
+    print(f"{'shape':<32} {'threads':>7} {'1 member':>10} {f'{k} stacked':>11} "
+          f"{f'{k} x 1 / stacked':>17}")
     for threads in args.threads:
         torch.set_num_threads(threads)
         for label, dim, batch, hidden in SHAPES:

@@ -48,7 +48,8 @@ def step_time(kind, steps=300, warmup=30):
 def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     hnn_step, base_step, dhnn_step = step_time("hnn"), step_time("baseline"), step_time("dhnn")
-    print(f"training step (750 points): HNN {hnn_step * 1e3:.2f} ms, baseline {base_step * 1e3:.2f} ms, "
+    print(f"training step (750 points): HNN {hnn_step * 1e3:.2f} ms, "
+          f"baseline {base_step * 1e3:.2f} ms, "
           f"ratio {hnn_step / base_step:.2f}x")
     print(f"training step (750 points): D-HNN {dhnn_step * 1e3:.2f} ms, "
           f"{dhnn_step / hnn_step:.2f}x an HNN step")
@@ -66,12 +67,14 @@ def main():
         label = "batched RK4" if solver == "rk4" else f"scipy RK45 rtol {rtol:.0e}"
         print(f"energy MSE, 15 trajectories, {label:>22}: {result['mean']:.4e} in "
               f"{timings[solver, rtol]:.2f} s")
-    print(f"batched RK4 speed-up over per-trajectory scipy: {timings['scipy', 1e-12] / timings['rk4', None]:.1f}x")
+    print(f"batched RK4 speed-up over per-trajectory scipy: "
+          f"{timings['scipy', 1e-12] / timings['rk4', None]:.1f}x")
 
     data = spring.dataset(spring.config())
-    ours, theirs = authors_loop.compare(to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu"),
-                                        to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu"),
-                                        batch_size=0, weight_decay=1e-4)
+    ours, theirs = authors_loop.compare(
+        to_tensors({"x": data["x"], "dx": data["dx"]}, "cpu"),
+        to_tensors({"x": data["test_x"], "dx": data["test_dx"]}, "cpu"),
+        batch_size=0, weight_decay=1e-4)
     print(f"training loop per step, full batch: ours {ours * 1e3:.2f} ms, authors' loop "
           f"{theirs * 1e3:.2f} ms, speed-up {theirs / ours:.2f}x")
 

@@ -63,7 +63,8 @@ def main():
     x0 = torch.as_tensor(np.random.default_rng(0).uniform(-1, 1, size=(64, 2)), dtype=torch.float64)
     fields = {"separable pendulum": (pendulum(), ["rk4", "leapfrog", "yoshida4-leapfrog",
                                                  "midpoint", "yoshida4"]),
-              "learned HNN, width 200": (build_model(2, 200).double(), ["rk4", "midpoint", "yoshida4"])}
+              "learned HNN, width 200": (build_model(2, 200).double(),
+                                         ["rk4", "midpoint", "yoshida4"])}
     t_end = 10.0
     for label, (model, names) in fields.items():
         reference, _ = run(model, "rk4", x0, 2 ** 14, t_end)

@@ -44,8 +44,9 @@ def time_training(work_dir):
     os.environ["HNN_CACHE_DIR"] = env["HNN_CACHE_DIR"]
     orbits.get_dataset(2, 0, TRIALS)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "experiment-orbits/train.py", "--quiet", "--save-dir", work_dir],
-                   cwd=REPO_ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "experiment-orbits/train.py", "--quiet", "--save-dir", work_dir],
+        cwd=REPO_ROOT, env=env, check=True)
     wall = time.perf_counter() - started
     with open(os.path.join(work_dir, "2body-hnn-seed0.json")) as f:
         return wall, json.load(f)["wall_time_s"]
@@ -57,7 +58,8 @@ def main(argv=None):
     parser.add_argument("--skip-train", action="store_true")
     args = parser.parse_args(argv)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"CPU cores: {os.cpu_count()}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
+    print(f"CPU cores: {os.cpu_count()}; "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
           f"load average before: {load}")
     times, points = time_generation(args.repeats)
     print(f"two-body dataset, 1000 orbits ({points} points): "

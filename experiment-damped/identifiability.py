@@ -132,7 +132,8 @@ def acceptance(study, seeds):
             (f"{label}: damped HNN energy MSE >= 10x D-HNN",
              pick(d["hnn"]["energy_mse"]) >= 10 * pick(d["dhnn"]["energy_mse"])),
             (f"{label}: damped D-HNN divergence within 10% of {TASKS['damped']}",
-             abs(pick(d["dhnn"]["divergence"]) - TASKS["damped"]) <= TOLERANCE * abs(TASKS["damped"])),
+             abs(pick(d["dhnn"]["divergence"]) - TASKS["damped"])
+             <= TOLERANCE * abs(TASKS["damped"])),
             (f"{label}: damped D-HNN energy decay rate within 10% of the truth's {rate:.3f}",
              abs(pick(d["dhnn"]["energy_decay_rate"]) - rate) <= TOLERANCE * rate),
             (f"{label}: ideal spring D-HNN energy MSE within 3x HNN",
@@ -146,9 +147,11 @@ def markdown(data_part, noise_free, checks, seeds):
     rows = []
     for name, entry in data_part.items():
         per_seed = entry["seeds"]
-        rows += [[name, seed, f"{row['least_squares']:.3f}", f"{row['reverse']:.3f}", f"{row['dhnn']:.3f}"]
+        rows += [[name, seed, f"{row['least_squares']:.3f}", f"{row['reverse']:.3f}",
+                  f"{row['dhnn']:.3f}"]
                  for seed, row in per_seed.items()]
-        mean = {k: np.mean([row[k] for row in per_seed.values()]) for k in ("least_squares", "reverse", "dhnn")}
+        mean = {k: np.mean([row[k] for row in per_seed.values()])
+                for k in ("least_squares", "reverse", "dhnn")}
         rows.append([name, f"mean of {', '.join(map(str, seeds))}", f"{mean['least_squares']:.3f}",
                      f"{mean['reverse']:.3f}", f"{mean['dhnn']:.3f}"])
         many = [entry[k] for k in ("least_squares", "reverse")]
@@ -158,7 +161,8 @@ def markdown(data_part, noise_free, checks, seeds):
             rows.append([name, f"five-seed means within 10% of {entry['truth']}"]
                         + [f"{v['groups_within']} of {v['groups']}" for v in many] + [""])
     lines = ["### 1. The training data's own divergence", "",
-             markdown_table(["task", "seeds", "least squares", "reverse regression", "D-HNN learned"], rows)]
+             markdown_table(["task", "seeds", "least squares", "reverse regression",
+                             "D-HNN learned"], rows)]
     spring = data_part["spring"]["friction_cost"]
     rows = []
     for seed, value in spring["data"].items():
@@ -170,7 +174,8 @@ def markdown(data_part, noise_free, checks, seeds):
               "Energy MSE of the runs beside the exact conservative field plus a friction that "
               "gives it the training data's least-squares divergence, or the D-HNN's learned one, "
               "rolled out exactly:", "",
-              markdown_table(["seed", "exact field, data's divergence", "exact field, D-HNN's divergence",
+              markdown_table(["seed", "exact field, data's divergence",
+                              "exact field, D-HNN's divergence",
                               "baseline", "HNN", "D-HNN"], rows)]
     rows = []
     for name in TASKS:
@@ -184,12 +189,14 @@ def markdown(data_part, noise_free, checks, seeds):
                 rows.append([name, metric.replace("_", " "), *cells])
     lines += ["", f"Over {data_part['spring']['many']} seeds the exact field with the data's "
               f"divergence has energy MSE {spring['many_mean']:.2e} on average; "
-              f"{spring['groups_within_3x_hnn']} of {spring['groups']} disjoint five-seed means are "
+              f"{spring['groups_within_3x_hnn']} of {spring['groups']} disjoint five-seed means "
+              f"are "
               f"within 3x of the HNN's five-seed mean ({spring['hnn_mean']:.2e}).", "",
               "### 3. Noise-free data (noise_std 0, the D-HNN paper's setting)", "",
               f"Seeds {', '.join(map(str, seeds))}, mean (per seed):", "",
               markdown_table(["task", "metric", "baseline", "HNN", "D-HNN"], rows)]
-    lines += ["", f"True energy decay rate (damped): {noise_free['damped']['true_decay_rate']:.3f}; "
+    lines += ["", f"True energy decay rate (damped): "
+              f"{noise_free['damped']['true_decay_rate']:.3f}; "
               f"true divergence: damped {TASKS['damped']}, spring 0.", "",
               "The issue's acceptance checks on the noise-free runs:", ""]
     lines += [f"- {check}: {'met' if met else 'NOT met'}" for check, met in checks]
@@ -207,7 +214,8 @@ def write(context):
     noise_free = noise_free_study(tasks, seeds, context.runs("runs-noisefree"))
     checks = acceptance(noise_free, seeds)
     text = markdown(data_part, noise_free, checks, seeds)
-    paths = [os.path.join(context.folder, f"friction-identifiability.{ext}") for ext in ("json", "md")]
+    paths = [os.path.join(context.folder, f"friction-identifiability.{ext}")
+             for ext in ("json", "md")]
     write_json(paths[0], {"data": data_part, "noise_free": noise_free,
                           "acceptance": [{"check": c, "met": bool(m)} for c, m in checks]})
     write_text(paths[1], text + "\n")

@@ -50,8 +50,9 @@ TASKS = [DampedTask(
     solution=data.solution, t_span=data.T_SPAN, points_per_unit=data.POINTS_PER_UNIT,
     radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION, plot_limit=1.2, linear=True,
     friction=True,
-    sections=[LinearFieldFloor(), ModelMetrics("Damped mass-spring: what the dissipation looks like",
-                                               ("divergence", "energy_decay_rate"), truth)],
+    sections=[LinearFieldFloor(),
+              ModelMetrics("Damped mass-spring: what the dissipation looks like",
+                           ("divergence", "energy_decay_rate"), truth)],
     notes=[Note("Damped mass-spring (an extension): the spring's recipe and settings on the field "
                 "dq/dt = 2p, dp/dt = -2q - 0.2p, with no weight decay (the D-HNN authors'); the "
                 "energy MSE is against the true, decaying energy.",

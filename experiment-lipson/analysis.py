@@ -57,9 +57,10 @@ def make_figures(task, runs, figures_dir, seed=0):
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{task.title} (Schmidt & Lipson): test segment, data vs the models' rollouts")
     fig.tight_layout()
-    field = vector_field_figure(f"{task.title}: dx/dt, measured (every 4th training point) and learned",
-                                (dataset["x"][::4], dataset["dx"][::4]),
-                                {k: models[k] for k in ("baseline", "hnn", "dhnn") if k in models},
-                                limit=float(np.abs(dataset["x"]).max()))
+    field = vector_field_figure(
+        f"{task.title}: dx/dt, measured (every 4th training point) and learned",
+        (dataset["x"][::4], dataset["dx"][::4]),
+        {k: models[k] for k in ("baseline", "hnn", "dhnn") if k in models},
+        limit=float(np.abs(dataset["x"]).max()))
     return [save_figure(fig, os.path.join(figures_dir, f"{task.name}-rollouts-seed{seed}.png")),
             save_figure(field, os.path.join(figures_dir, f"{task.name}-field-seed{seed}.png"))]

@@ -29,7 +29,8 @@ def hamiltonian(x):
 
 
 def parse_table(text, source="<text>"):
-    """Parse the Schmidt & Lipson text format into a float array `(rows, 4)` = trial, t, theta, omega.
+    """Parse the Schmidt & Lipson text format into a float array `(rows, 4)` = trial, t, theta,
+    omega.
 
     Lines may end in CRLF or LF; lines starting with `%` are headers and blank lines are skipped.
     Every other line must hold 4 finite numbers."""

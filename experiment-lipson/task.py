@@ -29,13 +29,16 @@ class LipsonConfig(TrainConfig):
             ("derivative", self.derivative in data.DERIVATIVES, f"one of {data.DERIVATIVES}")]
 
 
-# The authors' settings (docs/paper-settings.md, Task 3; weight decay as in their code, not the paper).
+# The authors' settings (docs/paper-settings.md, Task 3; weight decay as in their code, not the
+# paper).
 DEFAULTS = LipsonConfig(weight_decay=1e-5, total_steps=2000, batch_size=0, eval_substeps=10)
 QUICK = dict(total_steps=20, eval_substeps=1)
 # The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
 PAPER = {
-    "baseline": {"train_loss": (0.0027455, 0.00020735), "test_loss": (0.0021864, 0.00033296), "energy_mse": (0.38564, 0.0692)},
-    "hnn": {"train_loss": (0.0092376, 0.00050263), "test_loss": (0.0059584, 0.00061798), "energy_mse": (0.014477, 0.00465)},
+    "baseline": {"train_loss": (0.0027455, 0.00020735), "test_loss": (0.0021864, 0.00033296),
+                 "energy_mse": (0.38564, 0.0692)},
+    "hnn": {"train_loss": (0.0092376, 0.00050263), "test_loss": (0.0059584, 0.00061798),
+            "energy_mse": (0.014477, 0.00465)},
 }
 
 

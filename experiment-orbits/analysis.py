@@ -25,9 +25,9 @@ TRAIL = 40              # time points of trail behind each body in the GIF
 def orbit_rollouts(task, runs):
     """The first evaluation orbit (seed 0's start) and both models' rollouts from it.
 
-    `runs` maps "baseline" and "hnn" to (model, checkpoint), as `RunsFolder.load_models` gives. Returns
-    `t` (T,), a dict of canonical states `(T, 4N)` for "truth", "baseline" and "hnn", and the
-    runs' metrics."""
+    `runs` maps "baseline" and "hnn" to (model, checkpoint), as `RunsFolder.load_models` gives.
+    Returns `t` (T,), a dict of canonical states `(T, 4N)` for "truth", "baseline" and "hnn", and
+    the runs' metrics."""
     states, metrics = {}, {}
     for kind, (model, ckpt) in runs.items():
         config = ckpt["config"]
@@ -55,7 +55,8 @@ def trajectory_figure(t, states, metrics, task, path):
     for ax, name in zip(axes, PANELS):
         q, _ = orbits.positions_momenta(states[name])            # (T, 2, N)
         for body in range(bodies):
-            ax.plot(q[:, 0, body], q[:, 1, body], color=BODY_COLORS[body], lw=1.2, label=f"body {body + 1}")
+            ax.plot(q[:, 0, body], q[:, 1, body], color=BODY_COLORS[body], lw=1.2,
+                    label=f"body {body + 1}")
             ax.plot(q[0, 0, body], q[0, 1, body], "o", color=BODY_COLORS[body], ms=5)
         ax.set(xlim=lim, ylim=lim, aspect="equal", xlabel="x", ylabel="y", title=TITLES[name])
     axes[0].legend(fontsize=8, loc="upper right")
@@ -71,7 +72,8 @@ def trajectory_figure(t, states, metrics, task, path):
 
 
 def orbit_gif(states, task, path, frames=GIF_FRAMES):
-    """An animated side-by-side comparison of the three orbits, like the paper's orbits-compare.gif."""
+    """An animated side-by-side comparison of the three orbits, like the paper's
+    orbits-compare.gif."""
     bodies = states["truth"].shape[-1] // 4
     steps = len(states["truth"])
     lim = _limits(states)
@@ -79,9 +81,11 @@ def orbit_gif(states, task, path, frames=GIF_FRAMES):
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), dpi=80)
     artists = {}
     for ax, name in zip(axes, PANELS):
-        ax.set(xlim=lim, ylim=lim, aspect="equal", xticks=[], yticks=[], title=f"{task}: {TITLES[name]}")
+        ax.set(xlim=lim, ylim=lim, aspect="equal", xticks=[], yticks=[],
+               title=f"{task}: {TITLES[name]}")
         artists[name] = [(ax.plot([], [], color=BODY_COLORS[b], lw=1.5)[0],
-                          ax.plot([], [], "o", color=BODY_COLORS[b], ms=7)[0]) for b in range(bodies)]
+                          ax.plot([], [], "o", color=BODY_COLORS[b], ms=7)[0])
+                         for b in range(bodies)]
     fig.tight_layout()
     images = []
     for i in np.linspace(0, steps - 1, min(frames, steps)).astype(int):

@@ -18,7 +18,7 @@ import numpy as np
 from hnn.cache import cached
 from hnn.data import solve_batch
 
-# The original's dataset settings (paper-settings.md, Task 4 and the three-body appendix); the
+# The original's dataset settings (docs/paper-settings.md, Task 4 and the three-body appendix); the
 # number of orbits is a setting of the task (task.py).
 SETTINGS = {
     2: dict(timesteps=50, t_span=(0.0, 20.0), orbit_noise=5e-2, min_radius=0.5, max_radius=1.5),
@@ -78,7 +78,8 @@ def total_energy(x):
 
 
 def dynamics(x):
-    """Exact time derivative [dH/dp, -dH/dq] of numpy states `(..., 4N)`, same shape and ordering."""
+    """Exact time derivative [dH/dp, -dH/dq] of numpy states `(..., 4N)`, same shape and
+    ordering."""
     x = np.asarray(x, dtype=np.float64)
     q, p = positions_momenta(x)
     n = q.shape[-1]
@@ -96,12 +97,13 @@ def _canonical(pos, vel):
 
 
 def random_config(rng, bodies, orbit_noise, min_radius, max_radius):
-    """One perturbed circular configuration, canonical `(4N,)`, with the bodies centred on the origin.
+    """One perturbed circular configuration, canonical `(4N,)`, with the bodies centred on the
+    origin.
 
     Two bodies (the original's recipe): body 1 at `U(min_radius, max_radius)` per component, so its
-    distance r from the centre lies in [0.71, 2.12] for the defaults; the circular speed 1/(2 sqrt r)
-    perpendicular to it (counter-clockwise), scaled by one factor 1 + orbit_noise * N(0, 1);
-    body 2 = -body 1, so the total momentum is 0.
+    distance r from the centre lies in [0.71, 2.12] for the defaults; the circular speed
+    1/(2 sqrt r) perpendicular to it (counter-clockwise), scaled by one factor
+    1 + orbit_noise * N(0, 1); body 2 = -body 1, so the total momentum is 0.
 
     Three bodies (the appendix): an equilateral triangle at distance r ~ U(min_radius, max_radius)
     from the centre, a random orientation, the circular speed 3^(-1/4) / sqrt(r), and every
@@ -167,7 +169,8 @@ def make_dataset(bodies, seed, trials, **overrides):
     x = integrate_orbits(x0, t).reshape(-1, 4 * bodies)
     dx = dynamics(x)
     n_test = int(len(x) * TEST_FRACTION)
-    return {"x": x[n_test:], "dx": dx[n_test:], "test_x": x[:n_test], "test_dx": dx[:n_test], "t": t}
+    return {"x": x[n_test:], "dx": dx[n_test:], "test_x": x[:n_test], "test_dx": dx[:n_test],
+            "t": t}
 
 
 def get_dataset(bodies, seed, trials, quiet=True, **overrides):
@@ -181,12 +184,14 @@ def get_dataset(bodies, seed, trials, quiet=True, **overrides):
 
 
 def evaluation_starts(bodies, n=EVAL_TRAJECTORIES):
-    """The energy-MSE protocol's starts `(n, 4N)`: orbit k starts from seed k's first configuration."""
+    """The energy-MSE protocol's starts `(n, 4N)`: orbit k starts from seed k's first
+    configuration."""
     return np.stack([initial_states(seed, bodies, 1)[0] for seed in range(n)])
 
 
 def true_orbits(x0, t):
-    """The evaluation's true orbits `(n, T, 4N)` from starts `(n, 4N)` on the grid `t` (rtol 1e-9)."""
+    """The evaluation's true orbits `(n, T, 4N)` from starts `(n, 4N)` on the grid `t`
+    (rtol 1e-9)."""
     return integrate_orbits(x0, t, atol=1e-12)
 
 

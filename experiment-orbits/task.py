@@ -44,12 +44,16 @@ THREE_BODY = OrbitConfig(trials=5000, total_steps=10000, batch_size=600, weight_
 QUICK = dict(total_steps=20, trials=20, eval_points=50)
 # The authors' README (full precision of Table 1 and the appendix's Table 2).
 PAPER_TWO_BODY = {
-    "baseline": {"train_loss": (3.2682e-05, 1.2022e-06), "test_loss": (2.9575e-05, 8.89e-07), "energy_mse": (0.063276, 0.0336)},
-    "hnn": {"train_loss": (2.9959e-06, 6.55e-08), "test_loss": (2.8218e-06, 4.202e-08), "energy_mse": (3.8751e-05, 5.04e-06)},
+    "baseline": {"train_loss": (3.2682e-05, 1.2022e-06), "test_loss": (2.9575e-05, 8.89e-07),
+                 "energy_mse": (0.063276, 0.0336)},
+    "hnn": {"train_loss": (2.9959e-06, 6.55e-08), "test_loss": (2.8218e-06, 4.202e-08),
+            "energy_mse": (3.8751e-05, 5.04e-06)},
 }
 PAPER_THREE_BODY = {
-    "baseline": {"train_loss": (0.095573, 0.06561), "test_loss": (0.38, 0.41612), "energy_mse": (109.06, 77.4)},
-    "hnn": {"train_loss": (0.080346, 0.02147), "test_loss": (0.48809, 0.47745), "energy_mse": (0.041926, 0.0339)},
+    "baseline": {"train_loss": (0.095573, 0.06561), "test_loss": (0.38, 0.41612),
+                 "energy_mse": (109.06, 77.4)},
+    "hnn": {"train_loss": (0.080346, 0.02147), "test_loss": (0.48809, 0.47745),
+            "energy_mse": (0.041926, 0.0339)},
 }
 NOTES_TWO_BODY = [
     Note("Orbits are generated 100 at a time as one solve_ivp system (rtol 1e-9 on the joint "
@@ -104,7 +108,8 @@ class OrbitTask(Task):
 TASKS = [
     OrbitTask("2body", "Two body", TWO_BODY, bodies=2, table=TABLE_1, order=4, quick=QUICK,
               paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY, models=("baseline", "hnn", "shnn"),
-              time_reversal=TimeReversal(starts=2, long_horizon=100 * data.SETTINGS[2]["t_span"][1])),
+              time_reversal=TimeReversal(starts=2,
+                                         long_horizon=100 * data.SETTINGS[2]["t_span"][1])),
     OrbitTask("3body", "Three body", THREE_BODY, bodies=3, table=TABLE_2, order=6, quick=QUICK,
               paper=PAPER_THREE_BODY, notes=NOTES_THREE_BODY, models=("baseline", "hnn", "shnn")),
 ]

@@ -26,7 +26,8 @@ def dynamics(x):
 
 
 def solution(x0, t, rtol=RTOL):
-    """Trajectories from `x0` (batch, 2) over `t` by solve_ivp (RK45, atol 1e-12): `(batch, T, 2)`."""
+    """Trajectories from `x0` (batch, 2) over `t` by solve_ivp (RK45, atol 1e-12):
+    `(batch, T, 2)`."""
     return solve_batch(dynamics, x0, t, rtol=rtol)
 
 

@@ -10,8 +10,10 @@ DEFAULTS = HamiltonianConfig(samples=50, noise_std=0.1, weight_decay=1e-4, total
 QUICK = dict(total_steps=20, samples=10, eval_substeps=1)
 # The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
 PAPER = {
-    "baseline": {"train_loss": (0.032606, 0.0017434), "test_loss": (0.035273, 0.001797), "energy_mse": (0.041519, 0.00962)},
-    "hnn": {"train_loss": (0.032787, 0.0017567), "test_loss": (0.035586, 0.0018178), "energy_mse": (0.024852, 0.00542)},
+    "baseline": {"train_loss": (0.032606, 0.0017434), "test_loss": (0.035273, 0.001797),
+                 "energy_mse": (0.041519, 0.00962)},
+    "hnn": {"train_loss": (0.032787, 0.0017567), "test_loss": (0.035586, 0.0018178),
+            "energy_mse": (0.024852, 0.00542)},
 }
 NOTES = [
     Note("Pendulum energy MSE: measured with the pendulum's own H = 3(1 - cos q) + p^2; the "

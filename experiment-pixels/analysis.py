@@ -32,7 +32,8 @@ ENERGY_PUSH = 1.5        # factor on the latent distance from the orbit centre, 
 def to_frames(pairs):
     """The first frame of each observation pair `(T, 1568)`, as `(T, 28, 28)` clipped to [0, 1]."""
     pairs = np.asarray(pairs)
-    return np.clip(pairs[:, :pixels.FRAME_DIM], 0, 1).reshape(-1, pixels.FRAME_SIZE, pixels.FRAME_SIZE)
+    return np.clip(pairs[:, :pixels.FRAME_DIM], 0, 1).reshape(-1, pixels.FRAME_SIZE,
+                                                              pixels.FRAME_SIZE)
 
 
 def panel(frame, label, caption=None):
@@ -148,7 +149,8 @@ def make_figures(task, runs, figures_dir, seed=0):
     before, after = energy_change(energy)
     print(f"pixels seed {seed}: the push moved the learned H from {before:.4f} to {after:.4f} "
           f"({'rose' if after > before else 'FELL'})")
-    paths.append(write_gif(figure("add-energy", "gif"), add_energy_frames(pushed_decoded, energy), FRAME_MS))
+    paths.append(write_gif(figure("add-energy", "gif"), add_energy_frames(pushed_decoded, energy),
+                           FRAME_MS))
     dataset = pixels.get_dataset(config["seed"], config["trials"], config["timesteps"],
                                  config["render_size"], quiet=True)
     paths.append(plot_latent_phase_space(figure("latent", "png"), hnn,

@@ -100,7 +100,8 @@ def contrast_rows(pixels, half, ours, seeds):
         for model in PAIR:
             a, b = half.metrics(CONTRAST, model, seed), ours.metrics(pixels, model, seed)
             rows.append({"seed": seed, "model": model,
-                         **{m: (a[m]["mean"], b[m]["mean"]) for m in ("train_loss", "test_loss", "energy_mse")}})
+                         **{m: (a[m]["mean"], b[m]["mean"])
+                            for m in ("train_loss", "test_loss", "energy_mse")}})
     return rows
 
 
@@ -111,9 +112,10 @@ def contrast_markdown(rows):
     for seed in sorted({row["seed"] for row in rows}):
         energy = {row["model"]: row["energy_mse"] for row in rows if row["seed"] == seed}
         ratios = [energy["baseline"][k] / energy["hnn"][k] for k in (0, 1)]
-        cells.append([seed, "baseline / HNN energy", "", "", f"{ratios[0]:.0f}x / {ratios[1]:.0f}x"])
-    return markdown_table(["seed", "model", "train loss: rod 0.5 / ours", "test loss: rod 0.5 / ours",
-                           "energy MSE: rod 0.5 / ours"], cells)
+        cells.append([seed, "baseline / HNN energy", "", "",
+                      f"{ratios[0]:.0f}x / {ratios[1]:.0f}x"])
+    return markdown_table(["seed", "model", "train loss: rod 0.5 / ours",
+                           "test loss: rod 0.5 / ours", "energy MSE: rod 0.5 / ours"], cells)
 
 
 def needs(context):
@@ -126,7 +128,8 @@ def write(context):
     table = measure(pixels, ours, context.seeds)
     text = markdown(table)
     numbers = {str(k): v for k, v in table.items()}
-    rows = contrast_rows(pixels, context.runs("runs-contrast"), ours, context.seeds[:CONTRAST_SEEDS])
+    rows = contrast_rows(pixels, context.runs("runs-contrast"), ours,
+                         context.seeds[:CONTRAST_SEEDS])
     text += "\n\nFrames with the rod at 0.5, as the original's, against ours (rod at 1):\n\n"
     text += contrast_markdown(rows)
     numbers["contrast"] = rows

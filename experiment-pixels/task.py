@@ -22,11 +22,13 @@ class PixelConfig(TrainConfig):
     ae_nonlinearity: str = arg("relu", "activation of the autoencoder")
     trials: int = arg(200, "rendered trials; the first 20% are the test set")
     timesteps: int = arg(103, "frames per trial (3 go to the pair offsets)")
-    render_size: int = arg(data.RENDER_SIZE, "gymnasium's render resolution in pixels, before the crop")
+    render_size: int = arg(data.RENDER_SIZE,
+                           "gymnasium's render resolution in pixels, before the crop")
 
     def rules(self):
         return super().rules() + [
-            ("latent_dim", self.latent_dim >= 2 and self.latent_dim % 2 == 0, "even and at least 2"),
+            ("latent_dim", self.latent_dim >= 2 and self.latent_dim % 2 == 0,
+             "even and at least 2"),
             ("trials", self.trials >= 5, "at least 5 (the first 20% of the trials test)"),
             ("timesteps", self.timesteps >= 4, "at least 4 frames"),
             ("render_size", self.render_size >= 50, "at least 50 pixels"),
@@ -38,8 +40,10 @@ DEFAULTS = PixelConfig(weight_decay=1e-5, total_steps=10000, batch_size=200, eva
 QUICK = dict(total_steps=20, trials=5, timesteps=8, render_size=100)
 # The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
 PAPER = {
-    "baseline": {"train_loss": (0.00017731, 2.4202e-06), "test_loss": (0.00017306, 3.2413e-06), "energy_mse": (0.0092748, 0.00114)},
-    "hnn": {"train_loss": (0.00018683, 2.4238e-06), "test_loss": (0.00018451, 3.3422e-06), "energy_mse": (0.00015315, 8.42e-06)},
+    "baseline": {"train_loss": (0.00017731, 2.4202e-06), "test_loss": (0.00017306, 3.2413e-06),
+                 "energy_mse": (0.0092748, 0.00114)},
+    "hnn": {"train_loss": (0.00018683, 2.4238e-06), "test_loss": (0.00018451, 3.3422e-06),
+            "energy_mse": (0.00015315, 8.42e-06)},
 }
 NOTES = [
     Note("Pixel pendulum: gymnasium's Pendulum-v1 replaces gym's Pendulum-v0; the crop is a fixed "
@@ -103,9 +107,10 @@ class PixelTask(Task):
         return pixel_loss_summary(model, split["x"], split["next_x"])
 
     def evaluate(self, model, dataset, config):
-        eval_x, eval_coords = data.evaluation_trajectory(config.render_size, rod_value=self.rod_value)
-        return latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"], eval_x,
-                                     data.evaluation_grid(len(eval_x)), eval_coords,
+        eval_x, eval_coords = data.evaluation_trajectory(config.render_size,
+                                                         rod_value=self.rod_value)
+        return latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"],
+                                     eval_x, data.evaluation_grid(len(eval_x)), eval_coords,
                                      substeps=config.eval_substeps, solver=config.eval_integrator)
 
     def figures(self, runs, figures_dir, seed=0):

@@ -10,8 +10,10 @@ DEFAULTS = HamiltonianConfig(samples=50, noise_std=0.1, weight_decay=1e-4, total
 QUICK = dict(total_steps=20, samples=10, eval_substeps=1)
 # The authors' README (full precision of Table 1): (mean, stderr) of their seed-0 runs.
 PAPER = {
-    "baseline": {"train_loss": (0.037134, 0.0019143), "test_loss": (0.036656, 0.0018652), "energy_mse": (0.17077, 0.0206)},
-    "hnn": {"train_loss": (0.036933, 0.0019128), "test_loss": (0.035928, 0.0018328), "energy_mse": (0.00038416, 6.53e-05)},
+    "baseline": {"train_loss": (0.037134, 0.0019143), "test_loss": (0.036656, 0.0018652),
+                 "energy_mse": (0.17077, 0.0206)},
+    "hnn": {"train_loss": (0.036933, 0.0019128), "test_loss": (0.035928, 0.0018328),
+            "energy_mse": (0.00038416, 6.53e-05)},
 }
 NOTES = [
     Note("Spring energy MSE: rollouts over a fixed horizon t in [0, 20]. The original notebook "
@@ -46,4 +48,5 @@ TASKS = [SpringTask(
     train_fraction=data.TRAIN_FRACTION, plot_limit=1.2, models=("baseline", "hnn", "dhnn", "shnn"),
     linear=True, friction=True,        # the friction table's control: a spring without friction
     sections=[OriginalProtocol("energy_mse_original_horizon",
-                               "Spring under the original's stretched horizons"), LinearFieldFloor()])]
+                               "Spring under the original's stretched horizons"),
+              LinearFieldFloor()])]

@@ -67,6 +67,7 @@ __all__ = [
     "energy_distance", "energy_mse",
     "save_checkpoint", "load_checkpoint", "load_state", "write_json",
     "TrainConfig", "arg", "parse_config",
-    "Task", "HamiltonianTask", "HamiltonianConfig", "OneDofTask", "Reference", "Note", "TimeReversal",
+    "Task", "HamiltonianTask", "HamiltonianConfig", "OneDofTask", "Reference", "Note",
+    "TimeReversal",
     "TABLE_1", "TABLE_2", "EXTENSION", "RunsFolder", "Study", "RunSet", "Context",
 ]

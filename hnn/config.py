@@ -50,8 +50,9 @@ class TrainConfig:
     batch_size: int = arg(0, "minibatch size; 0 trains on the full batch")
     eval_substeps: int = arg(10, "integrator steps per output interval of the evaluation rollouts")
     eval_integrator: str = arg("rk4", "integrator of the evaluation rollouts: rk4 (the paper's "
-                                      "numbers), midpoint or yoshida4 (symplectic, any H), leapfrog "
-                                      "or yoshida4-leapfrog (the separable HNN only), euler")
+                                      "numbers), midpoint or yoshida4 (symplectic, any H), "
+                                      "leapfrog or yoshida4-leapfrog (the separable HNN only), "
+                                      "euler")
     device: str = arg("cpu", "torch device: cpu or cuda")
     threads: int = arg(1, "torch CPU threads (0: torch's default, one per core). The thread "
                           "count changes the last bits of the numbers; the committed ones use 1")
@@ -75,8 +76,10 @@ class TrainConfig:
             ("total_steps", self.total_steps >= 0, "at least 0"),
             ("batch_size", self.batch_size >= 0, "at least 0 (0: full batch)"),
             ("eval_substeps", self.eval_substeps >= 1, "at least 1"),
-            ("eval_integrator", self.eval_integrator in INTEGRATORS, f"one of {', '.join(INTEGRATORS)}"),
-            ("eval_integrator", self.eval_integrator not in SEPARABLE_INTEGRATORS or self.model == "shnn",
+            ("eval_integrator", self.eval_integrator in INTEGRATORS,
+             f"one of {', '.join(INTEGRATORS)}"),
+            ("eval_integrator",
+             self.eval_integrator not in SEPARABLE_INTEGRATORS or self.model == "shnn",
              "an integrator for any field unless --model shnn (leapfrog needs a separable H)"),
             ("threads", self.threads >= 0, "at least 0 (0: torch's default)"),
             ("device", re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
@@ -91,7 +94,8 @@ def _flag(name):
 def _field_type(config_class, field):
     kind = typing.get_type_hints(config_class)[field.name]
     if kind not in (int, float, str, bool):
-        raise TypeError(f"config field {field.name} has type {kind}; flags take int, float, str or bool")
+        raise TypeError(f"config field {field.name} has type {kind}; "
+                        f"flags take int, float, str or bool")
     return kind
 
 
@@ -100,14 +104,15 @@ def add_config_flags(parser, defaults):
     for field in dataclasses.fields(defaults):
         kind = _field_type(type(defaults), field)
         value = getattr(defaults, field.name)
-        help_text = field.metadata.get("help")
+        help_text = field.metadata.get("help", "").replace("%", "%%")     # argparse formats help
         if not help_text:
             raise ValueError(f"config field {field.name} has no help string; declare it with arg()")
         if kind is bool:
             parser.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction,
                                 default=value, help=help_text)
         elif field.name in ("model", "eval_integrator"):
-            parser.add_argument(_flag(field.name), choices=MODELS if field.name == "model" else INTEGRATORS,
+            parser.add_argument(_flag(field.name),
+                                choices=MODELS if field.name == "model" else INTEGRATORS,
                                 default=value, help=help_text + " (default: %(default)s)")
         else:
             parser.add_argument(_flag(field.name), type=kind, default=value,
@@ -140,7 +145,8 @@ def parse_config(defaults, argv=None, quick=None, description=None, epilog=None)
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**(quick or {}))
     values = vars(parser.parse_args(argv))
-    options = argparse.Namespace(quick=values.pop("quick"), skip_existing=values.pop("skip_existing"))
+    options = argparse.Namespace(quick=values.pop("quick"),
+                                 skip_existing=values.pop("skip_existing"))
     for alias, model in (("baseline", "baseline"), ("separable", "shnn")):
         if values.pop(alias):
             values["model"] = model

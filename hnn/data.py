@@ -30,7 +30,8 @@ def solve_batch(field, x0, t, rtol=1e-10, atol=1e-12):
     def rhs(_, y):
         return field(y.reshape(shape)).reshape(-1)
 
-    sol = scipy.integrate.solve_ivp(rhs, (t[0], t[-1]), x0.reshape(-1), t_eval=t, rtol=rtol, atol=atol)
+    sol = scipy.integrate.solve_ivp(rhs, (t[0], t[-1]), x0.reshape(-1), t_eval=t, rtol=rtol,
+                                    atol=atol)
     if not sol.success:
         raise RuntimeError(f"solve_ivp failed: {sol.message}")
     return sol.y.T.reshape(len(t), *shape).swapaxes(0, 1)

@@ -79,7 +79,8 @@ def search_report(roots=None):
     lines = [f"searched for {FOLDER_PATTERN}/ folders with an __init__.py defining TASKS in: "
              + ", ".join(roots) + f" (the repository, then ${SEARCH_PATH_ENV})"]
     for root in roots[1:]:
-        if re.fullmatch(FOLDER_PATTERN.replace("*", ".+"), os.path.basename(os.path.normpath(root))):
+        if re.fullmatch(FOLDER_PATTERN.replace("*", ".+"),
+                        os.path.basename(os.path.normpath(root))):
             lines.append(f"{root} is an experiment folder itself: ${SEARCH_PATH_ENV} takes the "
                          f"directory above it ({os.path.dirname(os.path.abspath(root))})")
     return "; ".join(lines)
@@ -112,7 +113,8 @@ def find_studies(roots=None):
     for folder in find_folders(roots):
         for study in getattr(load_folder(folder), "STUDIES", ()):
             if study.name in found:
-                raise ValueError(f"study name {study.name!r} is declared twice (second time in {folder})")
+                raise ValueError(f"study name {study.name!r} is declared twice "
+                                 f"(second time in {folder})")
             found[study.name] = study
     return found
 
@@ -135,7 +137,8 @@ def find_tasks(roots=None):
     for folder in find_folders(roots):
         for task in folder_tasks(folder):
             if task.name in found:
-                raise ValueError(f"task name {task.name!r} is declared twice (second time in {folder})")
+                raise ValueError(f"task name {task.name!r} is declared twice "
+                                 f"(second time in {folder})")
             found[task.name] = task
     return dict(sorted(found.items(), key=lambda item: item[1].order))
 

@@ -28,7 +28,8 @@ def split_qp(x):
     """The halves `q, p` (each `(..., n)`) of states `x = [q..., p...]` of shape `(..., 2n)`;
     raises ValueError if the last dimension is odd."""
     if x.shape[-1] % 2:
-        raise ValueError(f"state must have an even last dimension [q..., p...], got shape {tuple(x.shape)}")
+        raise ValueError(f"state must have an even last dimension [q..., p...], "
+                         f"got shape {tuple(x.shape)}")
     return x.chunk(2, dim=-1)
 
 
@@ -90,8 +91,9 @@ class Leapfrog:
     def step(self, f, x, dt):
         if not isinstance(f, SeparableField):
             name = getattr(f, "__qualname__", type(f).__name__)
-            raise TypeError(f"Leapfrog needs a SeparableField with dq_dt(p) and dp_dt(q), the field "
-                            f"of a separable H = T(p) + V(q) (e.g. SeparableHNN.field()), got {name}")
+            raise TypeError(f"Leapfrog needs a SeparableField with dq_dt(p) and dp_dt(q), "
+                            f"the field of a separable H = T(p) + V(q) "
+                            f"(e.g. SeparableHNN.field()), got {name}")
         q, p = split_qp(x)
         p = p + 0.5 * dt * f.dp_dt(q)
         q = q + dt * f.dq_dt(p)
@@ -104,7 +106,8 @@ class ConvergenceError(RuntimeError):
 
 
 class ImplicitMidpoint:
-    """Implicit midpoint rule x1 = x0 + dt f((x0 + x1) / 2); global error O(dt^2). Accepts any field.
+    """Implicit midpoint rule x1 = x0 + dt f((x0 + x1) / 2); global error O(dt^2). Accepts any
+    field.
 
     Symplectic for any Hamiltonian field and symmetric, both up to the solve's tolerance. Each
     step solves for x1 by fixed-point iteration from x1 = x0 until the largest relative change
@@ -140,8 +143,9 @@ class ImplicitMidpoint:
                 return x1
             if not math.isfinite(residual):   # diverged: more iterations cannot help
                 break
-        raise ConvergenceError(f"ImplicitMidpoint did not converge at step size dt={float(dt):.6g}: "
-                               f"residual {residual:.3e} > tol {tol:.3e} after {iteration} iterations")
+        raise ConvergenceError(f"ImplicitMidpoint did not converge at step size "
+                               f"dt={float(dt):.6g}: residual {residual:.3e} > tol {tol:.3e} "
+                               f"after {iteration} iterations")
 
 
 class Yoshida4:
@@ -159,7 +163,8 @@ class Yoshida4:
     def __init__(self, base):
         if base.order != 2 or not base.symmetric:
             raise ValueError(f"Yoshida4 composes a symmetric second-order integrator, got "
-                             f"{type(base).__name__} (order {base.order}, symmetric={base.symmetric})")
+                             f"{type(base).__name__} (order {base.order}, "
+                             f"symmetric={base.symmetric})")
         self.base = base
         self.symplectic = base.symplectic
         w1 = 1 / (2 - 2 ** (1 / 3))

@@ -51,7 +51,8 @@ class HNN(nn.Module):
         """H(x), shape `(batch,)` for x of shape `(batch, 2n)`."""
         if x.shape[-1] % 2:
             raise ValueError(
-                f"HNN state must have an even last dimension [q..., p...], got shape {tuple(x.shape)}"
+                f"HNN state must have an even last dimension [q..., p...], "
+                f"got shape {tuple(x.shape)}"
             )
         return self.net(x).squeeze(-1)
 
@@ -163,6 +164,7 @@ def build_model(input_dim, hidden_dim=200, nonlinearity="tanh", baseline=False, 
         raise ValueError(f"an HNN needs an even input_dim ([q..., p...]), got {input_dim}")
     if separable:
         n = input_dim // 2
-        return SeparableHNN(MLP(n, hidden_dim, 1, nonlinearity), MLP(n, hidden_dim, 1, nonlinearity))
+        return SeparableHNN(MLP(n, hidden_dim, 1, nonlinearity),
+                            MLP(n, hidden_dim, 1, nonlinearity))
     net = MLP(input_dim, hidden_dim, 1, nonlinearity)
     return HNN(net, MLP(input_dim, hidden_dim, 1, nonlinearity) if dissipative else None)

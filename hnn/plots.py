@@ -37,7 +37,8 @@ def write_gif(path, frames, duration_ms):
 
 
 def grid(limit, n=60):
-    """A square `n x n` phase-space grid on [-limit, limit]^2: (Q, P) arrays and `(n*n, 2)` states."""
+    """A square `n x n` phase-space grid on [-limit, limit]^2: (Q, P) arrays and `(n*n, 2)`
+    states."""
     q, p = np.meshgrid(np.linspace(-limit, limit, n), np.linspace(-limit, limit, n))
     return q, p, np.stack([q.ravel(), p.ravel()], 1)
 
@@ -86,7 +87,8 @@ def loss_curves_figure(checkpoints, title):
         curves = ckpt["curves"]
         color = COLORS.get(label)
         ax.plot(curves["step"], curves["train_loss"], color=color, label=f"{label} train")
-        ax.plot(curves["test_step"], curves["test_loss"], color=color, ls="--", label=f"{label} test")
+        ax.plot(curves["test_step"], curves["test_loss"], color=color, ls="--",
+                label=f"{label} test")
     ax.set(yscale="log", xlabel="step", ylabel="loss", title=title)
     ax.legend()
     return fig
@@ -191,7 +193,7 @@ def vector_field_figure(title, truth, models, limit, n=15):
     for ax, (label, (x, dx)) in zip(axes[0], panels.items()):
         ax.quiver(x[:, 0], x[:, 1], dx[:, 0], dx[:, 1], color=COLORS.get(label, "black"),
                   angles="xy", width=0.004)
-        ax.set(title=label, xlabel="q", ylabel="p", xlim=(-1.1 * limit, 1.1 * limit), ylim=(-1.1 * limit, 1.1 * limit),
-               aspect="equal")
+        ax.set(title=label, xlabel="q", ylabel="p", xlim=(-1.1 * limit, 1.1 * limit),
+               ylim=(-1.1 * limit, 1.1 * limit), aspect="equal")
     fig.suptitle(title)
     return fig

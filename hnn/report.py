@@ -154,7 +154,8 @@ class LinearFieldFloor:
                  for key in values[0]}
         return [f"- {task.title}, least-squares linear field (the physics' exact form, 4 numbers "
                 f"fitted to the same noisy training data, seeds {', '.join(map(str, seeds))}): "
-                + ", ".join(f"{key.replace('_', ' ')} {m:.2e} ± {e:.1e}" for key, (m, e) in stats.items())
+                + ", ".join(f"{key.replace('_', ' ')} {m:.2e} ± {e:.1e}"
+                            for key, (m, e) in stats.items())
                 + ". Input noise shrinks and scatters its divergence."]
 
 
@@ -218,8 +219,28 @@ def energy_verdicts(results, tasks):
     return lines
 
 
+def ratio_table(results, tasks):
+    """Per task with paper numbers: the HNN's and the baseline's energy MSE and their ratio,
+    beside the paper's ratio (a Markdown table; each row uses every seed in `results`)."""
+    rows = []
+    for task in tasks:
+        seeds = seeds_of(results, task.name)
+        hnn, base = (cell_stats(results, task.name, m, "energy_mse", seeds)
+                     for m in ("hnn", "baseline"))
+        paper_mse = {m: (task.paper or {}).get(m, {}).get("energy_mse")
+                     for m in ("hnn", "baseline")}
+        if all(paper_mse.values()) and hnn and base:
+            paper = paper_mse["baseline"][0] / paper_mse["hnn"][0]
+            rows.append([row_title(task, seeds), f"{hnn[0]:.2e}", f"{base[0]:.2e}",
+                         f"{base[0] / hnn[0]:.0f}x",
+                         f"{paper:.2g}x" if paper < 10 else f"{paper:.0f}x"])
+    return markdown_table(["Task", "HNN energy MSE", "baseline energy MSE", "baseline / HNN",
+                           "paper's baseline / HNN"], rows) if rows else ""
+
+
 def tasks_in(results, tasks):
-    """The tasks (from the {name: task} dict `tasks`) that have runs in `results`, in table order."""
+    """The tasks (from the {name: task} dict `tasks`) that have runs in `results`, in table
+    order."""
     present = {parse_run_name(name)[0] for name in results}
     return [task for name, task in tasks.items() if name in present]
 
@@ -252,6 +273,10 @@ def render_tables(results, tasks, quick=False):
         if rows:
             out += [f"## {heading}", "", render_model_table(results, rows, ("hnn", model)), ""]
     out += ["## Energy conservation", ""] + energy_verdicts(results, shown) + [""]
+    ratios = ratio_table(results, shown)
+    if ratios:
+        out += ["The HNN's energy MSE against the baseline's, means over the seeds, beside the "
+                "paper's ratio:", "", ratios, ""]
     for task in shown:
         out += section_lines(task, results, seeds_of(results, task.name), "task")
     notes = protocol_notes(shown)
@@ -281,8 +306,8 @@ def protocol_page(tasks):
            "Generated from the tasks' own notes (`notes=` in each `task.py`, and "
            "`hnn.report.GENERAL_NOTES`) by `python reproduce.py --protocol-page`; `table.md` "
            "prints the same notes. The facts behind them are in [the paper's settings]"
-           "(paper-settings.md). Where the paper and the authors' code disagree, we follow the "
-           "code, which produced the published numbers. The originals, with paths relative to "
+           "(paper-settings.md). Where the paper and the authors' code disagree, we follow "
+           "the code, which produced the published numbers. The originals, with paths relative to "
            "their repositories:", "", *[f"- {line}" for line in ORIGINALS], ""]
     sections = [("Every task with paper numbers", GENERAL_NOTES)] + [
         (f"{task.title} (`{task.name}`)", task.notes) for task in tasks.values() if task.notes]

@@ -134,7 +134,8 @@ def long_horizon(model, x0, dt, t_end, points=400):
     out = {}
     for label, (integrator, step, cost) in runs.items():
         steps = int(round(t_end / step))
-        t, errors = energy_error_path(model, x0, step, steps, integrator, every=max(steps // points, 1))
+        t, errors = energy_error_path(model, x0, step, steps, integrator,
+                                      every=max(steps // points, 1))
         out[label] = {"dt": step, "evaluations_per_step": cost, "t": t.tolist(),
                       "error": errors.tolist(), "drift_ratio": drift_ratio(errors)}
     return out
@@ -167,7 +168,8 @@ def study(tasks, runs, seed=0, quick=False):
         entry = {"dt": ref.dt,
                  "round_trip": {"steps": list(steps), **round_trip_table(
                      model.time_derivative, x0, ref.dt, steps, STUDY_INTEGRATORS),
-                     "amplification": [amplification(model.time_derivative, x0, ref.dt, n) for n in steps]},
+                     "amplification": [amplification(model.time_derivative, x0, ref.dt, n)
+                                       for n in steps]},
                  "step_size": {"dt": dts, **step_size_energy_mse(
                      model, ref.energy, x0, ref.solution, ref.t_end, dts, STUDY_INTEGRATORS)}}
         if settings.long_horizon:
@@ -186,7 +188,8 @@ def markdown(numbers, titles):
             for integrator, errors in entry["round_trip"].items() if integrator != "steps"]
     lines = ["Round trip: the largest relative return error |x_back - x0| / |x0| after N steps "
              "forward and N back (float64); amplification: how much N steps stretch a perturbation "
-             "of relative size 1e-13 (RK4), which bounds how closely any round trip can return.", "",
+             "of relative size 1e-13 (RK4), which bounds how closely any round trip can "
+             "return.", "",
              markdown_table(["Task", "dt", "integrator"] + [f"N = {n}" for n in steps], rows)]
     dts = next(iter(numbers.values()))["step_size"]["dt"]
     rows = [[titles[name], integrator] + [f"{e:.2e}" for e in errors]
@@ -203,13 +206,16 @@ def markdown(numbers, titles):
             for label, run in runs.items():
                 errors = np.array(run["error"])
                 n = max(len(errors) // 10, 1)
-                rows.append([label, f"{run['dt']:.3g}", f"{run['evaluations_per_step'] / run['dt']:.0f}",
+                rows.append([label, f"{run['dt']:.3g}",
+                             f"{run['evaluations_per_step'] / run['dt']:.0f}",
                              f"{errors[1:n + 1].max():.2e}", f"{errors[-n:].max():.2e}",
                              f"{run['drift_ratio']:.2f}"])
-            lines += ["", f"Long horizon, {titles[name]} HNN over t in [0, {t_end:.0f}]: the learned "
+            lines += ["", f"Long horizon, {titles[name]} HNN over t in [0, {t_end:.0f}]: "
+                      f"the learned "
                       "energy's error |H(x_t) - H(x_0)|, largest over the starts.", "",
                       markdown_table(["rollout", "dt", "field evaluations per unit time",
-                                      "max error, first 10%", "max error, last 10%", "last / first"], rows)]
+                                      "max error, first 10%", "max error, last 10%",
+                                      "last / first"], rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -230,7 +236,8 @@ def write_study(context):
     tasks = studied(context)
     if not tasks:
         return []
-    print(f"time-reversal study of the {', '.join(t.name for t in tasks)} HNNs (seed {context.seeds[0]})")
+    print(f"time-reversal study of the {', '.join(t.name for t in tasks)} HNNs "
+          f"(seed {context.seeds[0]})")
     numbers = study(tasks, context.runs(), context.seeds[0], context.quick)
     titles = {task.name: task.title for task in tasks}
     folder = context.folder
@@ -238,11 +245,13 @@ def write_study(context):
     write_json(json_path, numbers)
     write_text(md_path, markdown(numbers, titles))
     paths = [json_path, md_path,
-             save_figure(round_trip_figure(numbers, titles), os.path.join(folder, "round-trip.png")),
+             save_figure(round_trip_figure(numbers, titles),
+                         os.path.join(folder, "round-trip.png")),
              save_figure(step_size_figure(numbers, titles), os.path.join(folder, "step-size.png"))]
     for name, entry in numbers.items():
         if "long_horizon" in entry:
-            paths.append(save_figure(long_horizon_figure(entry["long_horizon"], f"{titles[name]} HNN"),
+            paths.append(save_figure(long_horizon_figure(entry["long_horizon"],
+                                                         f"{titles[name]} HNN"),
                                      os.path.join(folder, f"long-horizon-{name}.png")))
     return paths
 

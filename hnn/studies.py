@@ -81,7 +81,8 @@ class Context:
         return os.path.join(self.out, "studies", self.study.name)
 
     def runs_dir(self, folder=SHARED):
-        return os.path.join(self.out, SHARED) if folder == SHARED else os.path.join(self.folder, folder)
+        return (os.path.join(self.out, SHARED) if folder == SHARED
+                else os.path.join(self.folder, folder))
 
     def runs(self, folder=SHARED):
         """The `RunsFolder` of a run set's `folder`."""

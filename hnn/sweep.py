@@ -141,7 +141,8 @@ class RayExecutor:
             raise RuntimeError("--cluster needs Ray: pip install -e '.[cluster]'") from None
         self.ray = ray
         env = {"working_dir": REPO_ROOT, "excludes": RAY_EXCLUDES}
-        if os.environ.get(SEARCH_PATH_ENV):   # such folders must exist at the same paths on the workers
+        # such folders must exist at the same paths on the workers
+        if os.environ.get(SEARCH_PATH_ENV):
             env["env_vars"] = {SEARCH_PATH_ENV: os.environ[SEARCH_PATH_ENV]}
         kwargs = dict(runtime_env=env, log_to_driver=False, include_dashboard=False)
         if address == "local":
@@ -188,9 +189,10 @@ def default_jobs(threads):
 
 def run_all(runs, save_dir, options, executor, quiet=False):
     """Train every run in `runs` and store its files in `save_dir`. A parallel executor first
-    makes the data of every distinct (task, seed), so that no two workers make the same data. A progress bar counts runs done out of the total, with the
-    elapsed time and an estimate of the time left. The runs start in the order given (put the
-    longest first). The first failure raises, naming the run."""
+    makes the data of every distinct (task, seed), so that no two workers make the same data. A
+    progress bar counts runs done out of the total, with the elapsed time and an estimate of the
+    time left. The runs start in the order given (put the longest first). The first failure
+    raises, naming the run."""
     first_of = {}
     for run in runs:
         first_of.setdefault((run.task, run.seed), run)

@@ -55,7 +55,8 @@ class TimeReversal:
 
     def __post_init__(self):
         if self.starts < 1 or not self.round_trip_steps or min(self.round_trip_steps) < 1:
-            raise ValueError(f"TimeReversal needs starts >= 1 and round_trip_steps >= 1, got {self}")
+            raise ValueError(f"TimeReversal needs starts >= 1 and round_trip_steps >= 1, "
+                             f"got {self}")
 
 
 @dataclasses.dataclass
@@ -112,20 +113,23 @@ class Task:
         if table not in TABLES:
             raise ValueError(f"task {name}: table must be one of {TABLES}, got {table!r}")
         if not isinstance(defaults, TrainConfig):
-            raise TypeError(f"task {name}: defaults must be a TrainConfig instance, got {type(defaults)}")
+            raise TypeError(f"task {name}: defaults must be a TrainConfig instance, "
+                            f"got {type(defaults)}")
         if type(self).build is Task.build and (not isinstance(state_dim, int) or state_dim < 2
                                                or state_dim % 2):
             raise ValueError(f"task {name}: set state_dim= to the size of a state [q..., p...] "
                              f"(an even number, 2 per degree of freedom), got {state_dim!r}; or "
                              f"override build() for a model that is not a plain dynamics model")
         if time_reversal is not None and not isinstance(time_reversal, TimeReversal):
-            raise TypeError(f"task {name}: time_reversal must be an hnn.tasks.TimeReversal or None, "
+            raise TypeError(f"task {name}: time_reversal must be an hnn.tasks.TimeReversal or "
+                            f"None, "
                             f"got {time_reversal!r}")
         if time_reversal and type(self).reference is Task.reference:
             raise ValueError(f"task {name}: time_reversal needs the known physics: define "
                              f"reference(config) (see hnn.tasks.Reference), or leave time_reversal "
                              f"unset")
-        self.name, self.title, self.defaults, self.table, self.order = name, title, defaults, table, order
+        self.name, self.title, self.defaults, self.table, self.order = (name, title, defaults,
+                                                                        table, order)
         self.quick = dict(quick or {})
         self.paper, self.state_dim = paper, state_dim
         self.notes = [note if isinstance(note, Note) else Note(note) for note in notes]
@@ -235,8 +239,9 @@ class Task:
     def main(self, argv=None, epilog=None, defaults=None):
         """The command line of `train.py`: parse the flags (over `defaults`, by default the
         task's), then run (or skip an up-to-date run)."""
-        config, options = parse_config(defaults or self.defaults, argv, self.quick, epilog=epilog,
-                                       description=f"Train one model on the task {self.name}: {self.title}.")
+        config, options = parse_config(
+            defaults or self.defaults, argv, self.quick, epilog=epilog,
+            description=f"Train one model on the task {self.name}: {self.title}.")
         if options.skip_existing and self.is_up_to_date(config):
             if not config.quiet:
                 print(f"{self.run_name(config)} is up to date in {config.save_dir}")
@@ -302,7 +307,8 @@ class HamiltonianTask(Task):
                  eval_starts=None, eval_t_end=20.0, eval_points=100, eval_seed=1000,
                  eval_trajectories=15, eval_solution=None, plot_limit=2.0, linear=False, **kwargs):
         if not isinstance(defaults, HamiltonianConfig):
-            raise TypeError(f"task {name}: defaults must be a HamiltonianConfig, got {type(defaults)}")
+            raise TypeError(f"task {name}: defaults must be a HamiltonianConfig, "
+                            f"got {type(defaults)}")
         super().__init__(name, title, defaults, state_dim=state_dim, **kwargs)
         if not 0 < train_fraction < 1:
             raise ValueError(f"task {name}: train_fraction must be in (0, 1), got {train_fraction}")
@@ -325,8 +331,9 @@ class HamiltonianTask(Task):
     def dataset(self, config):
         """`x, dx, test_x, test_dx`, each `(N, d)`, and the sample times `t`."""
         rng = np.random.default_rng(config.seed)
-        return trajectory_dataset(rng, self.solution, self.dynamics, self.starts(rng, config.samples),
-                                  self.t, config.noise_std, self.train_fraction)
+        return trajectory_dataset(rng, self.solution, self.dynamics,
+                                  self.starts(rng, config.samples), self.t, config.noise_std,
+                                  self.train_fraction)
 
     def evaluation_starts(self):
         """The energy MSE's starts `(n, d)`, from the fixed evaluation seed."""
@@ -354,14 +361,17 @@ class HamiltonianTask(Task):
 
         x0, t, truth = self.evaluation_trajectories()
         states = np.einsum("tij,bj->bti", np.stack([scipy.linalg.expm(A * ti) for ti in t]), x0)
-        return {"energy_mse": float(np.mean((self.hamiltonian(states) - self.hamiltonian(truth)) ** 2)),
-                "state_mse": float(np.mean((states - truth) ** 2)), "divergence": float(np.trace(A))}
+        return {"energy_mse": float(np.mean((self.hamiltonian(states)
+                                             - self.hamiltonian(truth)) ** 2)),
+                "state_mse": float(np.mean((states - truth) ** 2)),
+                "divergence": float(np.trace(A))}
 
     def least_squares_reference(self, seed, **overrides):
         """`linear_field_metrics` of the A that fits the training data of `seed` (and the config
         `overrides`) by least squares: what an L2 fit of a linear field's exact form reaches."""
         dataset = self.dataset(self.config(seed=seed, **overrides))
-        return self.linear_field_metrics(np.linalg.lstsq(dataset["x"], dataset["dx"], rcond=None)[0].T)
+        return self.linear_field_metrics(
+            np.linalg.lstsq(dataset["x"], dataset["dx"], rcond=None)[0].T)
 
     def figures(self, runs, figures_dir, seed=0):
         """`{task}-rollouts-seed{seed}.png`: the true energy and the (q_1, p_1) projection along

@@ -13,7 +13,8 @@ from hnn.models import HNN
 
 losses = load_folder(os.path.join(REPO_ROOT, "experiment-pixels"), "losses")
 fit_latent_map, latent_rollout_errors = losses.fit_latent_map, losses.latent_rollout_errors
-pixel_loss, pixel_loss_summary, pixel_losses = losses.pixel_loss, losses.pixel_loss_summary, losses.pixel_losses
+pixel_loss, pixel_loss_summary, pixel_losses = (losses.pixel_loss, losses.pixel_loss_summary,
+                                                losses.pixel_losses)
 
 
 def test_autoencoder_shapes_and_layers():
@@ -24,8 +25,10 @@ def test_autoencoder_shapes_and_layers():
     assert z.shape == (5, 2)
     assert ae.decode(z).shape == (5, 1568)
     assert ae(x).shape == (5, 1568)
-    assert [tuple(l.weight.shape) for l in ae.encoder] == [(200, 1568), (200, 200), (200, 200), (2, 200)]
-    assert [tuple(l.weight.shape) for l in ae.decoder] == [(200, 2), (200, 200), (200, 200), (1568, 200)]
+    assert [tuple(layer.weight.shape) for layer in ae.encoder] == [(200, 1568), (200, 200),
+                                                                   (200, 200), (2, 200)]
+    assert [tuple(layer.weight.shape) for layer in ae.decoder] == [(200, 2), (200, 200),
+                                                                   (200, 200), (1568, 200)]
     w = ae.encoder[1].weight.detach()
     torch.testing.assert_close(w @ w.T, torch.eye(200), atol=1e-5, rtol=0)   # orthogonal init
 
@@ -108,7 +111,8 @@ def test_loss_summary_is_mean_and_stderr_of_per_example_totals():
     for chunk in (1, 2000):
         summary = pixel_loss_summary(model, x, next_x, chunk=chunk)
         assert summary["mean"] == pytest.approx(1.346 / 2)
-        assert summary["stderr"] == pytest.approx((1.346 / 2) / np.sqrt(2))   # population std / sqrt(N)
+        # population std / sqrt(N)
+        assert summary["stderr"] == pytest.approx((1.346 / 2) / np.sqrt(2))
 
 
 def test_fit_latent_map_recovers_an_affine_map():
@@ -188,10 +192,12 @@ def test_pixel_energy_goes_through_the_pixels_and_the_map_comes_from_training_da
     truth = np.stack([np.cos(t), -np.sin(t)], axis=-1)            # energy 1
     train_x = np.random.default_rng(0).normal(size=(20, 2))
     doubling = PixelModel(DoublingDecoder(2), HNN(Quadratic()))
-    result = latent_rollout_errors(doubling, _energy, train_x, train_x, truth, t, truth, substeps=10)
+    result = latent_rollout_errors(doubling, _energy, train_x, train_x, truth, t, truth,
+                                   substeps=10)
     assert result["energy_mse_latent"]["mean"] < 1e-12             # the latent orbit is exact
     assert result["energy_mse"]["mean"] == pytest.approx((4 - 1) ** 2, rel=1e-9)   # recoded: 2 z
     # the latent map is fitted on the training pairs (coordinates 3 z), not on the evaluation
     exact = PixelModel(IdentityAutoencoder(2), HNN(Quadratic()))
-    result = latent_rollout_errors(exact, _energy, train_x, 3 * train_x, truth, t, truth, substeps=10)
+    result = latent_rollout_errors(exact, _energy, train_x, 3 * train_x, truth, t, truth,
+                                   substeps=10)
     assert result["energy_mse_latent"]["mean"] == pytest.approx((9 - 1) ** 2, rel=1e-9)

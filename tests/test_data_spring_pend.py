@@ -37,7 +37,8 @@ def test_targets_are_the_exact_dynamics_at_the_clean_states(task):
     clean = get_dataset(task, seed=3, noise_std=0.0)
     noisy = get_dataset(task, seed=3)
     for split in ("", "test_"):
-        np.testing.assert_allclose(clean[split + "dx"], task.dynamics(clean[split + "x"]), atol=1e-12)
+        np.testing.assert_allclose(clean[split + "dx"], task.dynamics(clean[split + "x"]),
+                                   atol=1e-12)
         # Noise goes on the inputs only, after the targets are computed.
         np.testing.assert_array_equal(noisy[split + "dx"], clean[split + "dx"])
         noise = noisy[split + "x"] - clean[split + "x"]

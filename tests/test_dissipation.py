@@ -107,7 +107,8 @@ def test_dissipative_part_is_the_field_minus_the_conservative_part():
 
 def test_a_task_refuses_a_model_it_does_not_train(tmp_path):
     with pytest.raises(ValueError, match="task pixels trains the models baseline, hnn, not dhnn"):
-        TASKS["pixels"].run(TASKS["pixels"].config(quick=True, model="dhnn", save_dir=str(tmp_path)))
+        TASKS["pixels"].run(TASKS["pixels"].config(quick=True, model="dhnn",
+                                                   save_dir=str(tmp_path)))
 
 
 def test_damped_task_records_divergence_and_decay_rate(tmp_path):
@@ -143,7 +144,8 @@ identifiability = load_folder(f"{REPO_ROOT}/experiment-damped", "identifiability
 def test_data_divergence_is_exact_without_noise_and_reverse_regression_removes_the_shrinkage():
     for name, truth in (("damped", -2 * damped.GAMMA), ("spring", 0.0)):
         forward, reverse = identifiability.data_divergence(TASKS[name], 0, noise_std=0.0)
-        assert forward == pytest.approx(truth, abs=1e-9) and reverse == pytest.approx(truth, abs=1e-9)
+        assert (forward == pytest.approx(truth, abs=1e-9)
+                and reverse == pytest.approx(truth, abs=1e-9))
     # 2000 training trajectories: the divergence's sampling error is about 0.003, while the
     # noise (std 0.1 on states of std about 0.37) shrinks a forward fit by about 6%
     forward, reverse = identifiability.data_divergence(TASKS["damped"], 0, samples=4000)
@@ -154,6 +156,7 @@ def test_data_divergence_is_exact_without_noise_and_reverse_regression_removes_t
 def test_friction_field_adds_its_divergence_to_the_exact_conservative_field():
     A = identifiability.friction_field(-2 * damped.GAMMA)
     np.testing.assert_array_equal(A, damped.SYSTEM)
-    assert TASKS["spring"].linear_field_metrics(identifiability.friction_field(0.0))["energy_mse"] < 1e-20
+    assert TASKS["spring"].linear_field_metrics(
+        identifiability.friction_field(0.0))["energy_mse"] < 1e-20
     growing = TASKS["spring"].linear_field_metrics(identifiability.friction_field(0.03))
     assert growing["divergence"] == 0.03 and growing["energy_mse"] > 1e-2

@@ -28,12 +28,14 @@ def test_every_folder_declares_its_tasks_in_table_order():
 
 def test_the_library_imports_no_experiment_and_names_no_task():
     code = ("import pkgutil, importlib, sys, hnn\n"
-            "for m in pkgutil.iter_modules(hnn.__path__): importlib.import_module('hnn.' + m.name)\n"
+            "for m in pkgutil.iter_modules(hnn.__path__): "
+            "importlib.import_module('hnn.' + m.name)\n"
             "print(sorted(n for n in sys.modules if n.startswith('experiment')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True,
                          capture_output=True, text=True).stdout
     assert out.strip() == "[]"
-    sources = "".join(open(path).read() for path in glob.glob(os.path.join(REPO_ROOT, "hnn", "*.py")))
+    sources = "".join(open(path).read()
+                      for path in glob.glob(os.path.join(REPO_ROOT, "hnn", "*.py")))
     for name in TASKS:
         assert f'"{name}"' not in sources and f"'{name}'" not in sources, name
     for folder in find_folders([REPO_ROOT]):
@@ -48,7 +50,8 @@ def test_every_flag_has_help_and_a_typed_default(name):
     assert all(a.help for a in flags), [a.dest for a in flags if not a.help]
     fields = {f.name for f in dataclasses.fields(task.defaults)}
     assert fields <= {a.dest for a in flags}
-    config, options = parse_config(task.defaults, ["--quick", "--baseline", "--seed", "3"], task.quick)
+    config, options = parse_config(task.defaults, ["--quick", "--baseline", "--seed", "3"],
+                                   task.quick)
     assert config == task.config(quick=True, model="baseline", seed=3) and options.quick
     assert task.stored_config(config)["task"] == name
     assert not {"device", "save_dir", "quiet"} & set(task.stored_config(config))
@@ -90,7 +93,8 @@ def test_a_checkpoint_of_another_task_does_not_load(tmp_path):
     spring, pend = TASKS["spring"], TASKS["pend"]
     spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path)))
     os.replace(tmp_path / "spring-hnn-seed0.pt", tmp_path / "pend-hnn-seed0.pt")
-    with pytest.raises(ValueError, match="holds a run of task spring, model hnn, seed 0; expected task pend"):
+    with pytest.raises(ValueError, match="holds a run of task spring, model hnn, seed 0; "
+                                         "expected task pend"):
         RunsFolder(tmp_path).load(pend, "hnn")
 
 
@@ -159,21 +163,25 @@ def test_an_unwritable_save_dir_fails_before_any_work(tmp_path, monkeypatch):
 
 def test_separable_flag_and_eval_integrator_choices():
     spring = TASKS["spring"]
-    config, _ = parse_config(spring.defaults, ["--separable", "--eval-integrator", "leapfrog"], spring.quick)
+    config, _ = parse_config(spring.defaults, ["--separable", "--eval-integrator", "leapfrog"],
+                             spring.quick)
     assert (config.model, config.eval_integrator) == ("shnn", "leapfrog")
     assert spring.config().eval_integrator == "rk4"          # the default keeps the paper's numbers
-    with pytest.raises(ConfigError, match="--eval-integrator must be an integrator for any field unless --model shnn"):
+    with pytest.raises(ConfigError, match="--eval-integrator must be an integrator for any field "
+                                          "unless --model shnn"):
         spring.config(eval_integrator="leapfrog")
     with pytest.raises(ConfigError, match="--eval-integrator must be one of rk4, euler, leapfrog"):
         spring.config(eval_integrator="rk45")
-    with pytest.raises(ValueError, match="task damped trains the models baseline, hnn, dhnn, not shnn"):
+    with pytest.raises(ValueError,
+                       match="task damped trains the models baseline, hnn, dhnn, not shnn"):
         TASKS["damped"].run(TASKS["damped"].config(model="shnn", quick=True))
 
 
 @pytest.mark.parametrize("name, solver", [("spring", "yoshida4-leapfrog"), ("2body", "yoshida4")])
 def test_eval_integrator_reaches_the_task_rollouts(name, solver):
     """A separable HNN evaluated by a fourth-order symplectic integrator and by RK4, both with
-    fine steps, gives the same energy MSE: the flag reaches the rollouts, and the integrators agree."""
+    fine steps, gives the same energy MSE: the flag reaches the rollouts, and the integrators
+    agree."""
     task = TASKS[name]
     torch.manual_seed(0)
     config = task.config(quick=True, model="shnn", eval_substeps=8)

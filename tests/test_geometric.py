@@ -58,7 +58,8 @@ def pendulum_energy(x):
 # Two pendulums coupled by a spring, separable: H = |p|^2/2 + sum(1 - cos q) + (q1 - q2)^2 / 2.
 
 COUPLED_PENDULUMS = SeparableField(
-    lambda p: p, lambda q: -torch.sin(q) - (q[:, :1] - q[:, 1:]) * torch.tensor([1.0, -1.0], dtype=q.dtype))
+    lambda p: p,
+    lambda q: -torch.sin(q) - (q[:, :1] - q[:, 1:]) * torch.tensor([1.0, -1.0], dtype=q.dtype))
 
 
 # Non-separable, two degrees of freedom, state [q1, q2, p1, p2]:
@@ -71,7 +72,8 @@ def coupled_H(x):
 
 def coupled_field(x):
     q1, q2, p1, p2 = x.unbind(1)
-    return torch.stack([p1 + 0.2 * q2, p2 + q1 ** 2 * p2, -(q1 + q1 * p2 ** 2), -(q2 + 0.2 * p1)], 1)
+    return torch.stack([p1 + 0.2 * q2, p2 + q1 ** 2 * p2, -(q1 + q1 * p2 ** 2),
+                        -(q2 + 0.2 * p1)], 1)
 
 
 def test_coupled_field_is_hamiltons_field_of_coupled_H():
@@ -100,15 +102,18 @@ def test_get_integrator_default_yoshida_bases_and_errors():
     assert type(get_integrator()) is RK4
     assert type(get_integrator("yoshida4").base) is ImplicitMidpoint
     assert type(get_integrator("yoshida4-leapfrog").base) is Leapfrog
-    with pytest.raises(ValueError, match=r"unknown integrator 'rk5'; expected one of \['euler', 'leapfrog', "
+    with pytest.raises(ValueError, match=r"unknown integrator 'rk5'; expected one of "
+                                         r"\['euler', 'leapfrog', "
                                          r"'midpoint', 'rk4', 'yoshida4', 'yoshida4-leapfrog'\]"):
         get_integrator("rk5")
     with pytest.raises(ValueError, match=r"symmetric second-order integrator, got RK4 "
                                          r"\(order 4, symmetric=False\)"):
         Yoshida4(RK4())
     w1, w0, w2 = Yoshida4(Leapfrog()).weights
-    assert w1 == w2 == pytest.approx(1.3512071919596578) and w0 == pytest.approx(-1.7024143839193155)
-    assert 2 * w1 + w0 == pytest.approx(1, abs=1e-15) and 2 * w1 ** 3 + w0 ** 3 == pytest.approx(0, abs=1e-14)
+    assert (w1 == w2 == pytest.approx(1.3512071919596578)
+            and w0 == pytest.approx(-1.7024143839193155))
+    assert (2 * w1 + w0 == pytest.approx(1, abs=1e-15)
+            and 2 * w1 ** 3 + w0 ** 3 == pytest.approx(0, abs=1e-14))
 
 
 def test_implicit_midpoint_rejects_bad_settings():
@@ -130,7 +135,8 @@ def test_convergence_slope_matches_declared_order(name):
     t_end, steps = 2.0, np.array([16, 32, 64, 128])
     exact = spring_flow(X0, t_end)
     errors = np.array([
-        np.abs(odeint(field, torch.tensor(X0), [0.0, t_end], solver=solver, substeps=n)[:, -1].numpy()
+        np.abs(odeint(field, torch.tensor(X0), [0.0, t_end], solver=solver,
+                      substeps=n)[:, -1].numpy()
                - exact).max()
         for n in steps])
     slope = -np.polyfit(np.log(steps), np.log(errors), 1)[0]
@@ -255,7 +261,8 @@ def test_separable_hnn_gives_the_exact_field():
 
 
 def test_separable_hnn_rolls_out_with_leapfrog_under_no_grad():
-    model = SeparableHNN(Scalar(lambda p: 0.5 * (p ** 2).sum(1)), Scalar(lambda q: (1 - torch.cos(q)).sum(1)))
+    model = SeparableHNN(Scalar(lambda p: 0.5 * (p ** 2).sum(1)),
+                         Scalar(lambda q: (1 - torch.cos(q)).sum(1)))
     t = np.linspace(0, 5, 11)
     with torch.no_grad():
         learned = odeint(model.field(), X_PEND, t, solver=Leapfrog(), substeps=20)
@@ -276,7 +283,8 @@ def test_build_model_separable():
     torch.manual_seed(3)
     plain = build_model(4, 8)                                          # unchanged default
     torch.manual_seed(3)
-    assert isinstance(plain, HNN) and torch.equal(plain.net.linear1.weight, MLP(4, 8, 1).linear1.weight)
+    assert isinstance(plain, HNN) and torch.equal(plain.net.linear1.weight,
+                                                  MLP(4, 8, 1).linear1.weight)
     with pytest.raises(ValueError, match="a separable HNN is neither the baseline nor dissipative"):
         build_model(4, 8, baseline=True, separable=True)
     with pytest.raises(ValueError, match="even input_dim"):
@@ -303,7 +311,8 @@ def test_leapfrog_rejects_a_non_separable_field():
     with pytest.raises(TypeError, match=need + r".*got spring_field"):
         Leapfrog().step(spring_field, x, 0.1)
     with pytest.raises(TypeError, match=need + r".*got HNN.time_derivative"):
-        odeint(build_model(2, 8).time_derivative, torch.randn(3, 2), [0.0, 1.0], solver=Yoshida4(Leapfrog()))
+        odeint(build_model(2, 8).time_derivative, torch.randn(3, 2), [0.0, 1.0],
+               solver=Yoshida4(Leapfrog()))
 
 
 def test_implicit_midpoint_solves_the_midpoint_equation():
@@ -327,7 +336,8 @@ def test_implicit_midpoint_raises_on_a_stiff_field_at_a_huge_step():
     with pytest.raises(RuntimeError, match=message):
         odeint(stiff_field, torch.tensor(X0), [0.0, 0.5], solver=ImplicitMidpoint(max_iter=5))
     # Given many iterations, it stops once the iterate overflows.
-    with pytest.raises(ConvergenceError, match=r"dt=0.5: residual inf > tol .* after 9\d iterations"):
+    with pytest.raises(ConvergenceError,
+                       match=r"dt=0.5: residual inf > tol .* after 9\d iterations"):
         ImplicitMidpoint(max_iter=200).step(stiff_field, torch.tensor(X0), 0.5)
 
 

@@ -58,7 +58,8 @@ def test_forward_difference_uses_the_real_time_step_at_a_gap():
 
 def test_parser_handles_crlf_headers_and_blank_lines():
     text = "%o v\r\n  0 5.0 1.5 -2e-1 \r\n\r\n0 5.1666 1.25e+000 3\n% note\n"
-    np.testing.assert_array_equal(lipson.parse_table(text), [[0, 5.0, 1.5, -0.2], [0, 5.1666, 1.25, 3]])
+    np.testing.assert_array_equal(lipson.parse_table(text),
+                                  [[0, 5.0, 1.5, -0.2], [0, 5.1666, 1.25, 3]])
     with pytest.raises(ValueError, match="line 2: expected 4 columns"):
         lipson.parse_table("%o v\r\n0 1 2\r\n", source="x.txt")
     with pytest.raises(ValueError, match="line 1: not a number"):
@@ -74,7 +75,8 @@ def test_altered_or_missing_file_names_path_and_checksum(tmp_path):
     copy.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=f"{re.escape(str(copy))}.*expected {lipson.SHA256}"):
         lipson.get_dataset(0.8, str(copy))
-    with pytest.raises(FileNotFoundError, match=f"{re.escape(str(tmp_path / 'gone.txt'))}.*{lipson.SHA256}"):
+    with pytest.raises(FileNotFoundError,
+                       match=f"{re.escape(str(tmp_path / 'gone.txt'))}.*{lipson.SHA256}"):
         lipson.load_table(str(tmp_path / "gone.txt"))
 
 
@@ -97,7 +99,8 @@ def test_energy_coefficient_fits_the_recording_and_the_recording_loses_energy():
 
 @pytest.mark.slow
 def test_train_smoke_run_and_figure(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}     # tiny models: contending threads only slow them
+    # tiny models: contending threads only slow them
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for extra in ([], ["--baseline"]):
         subprocess.run([sys.executable, "experiment-lipson/train.py", "--quick", "--quiet",
                         "--save-dir", str(tmp_path), *extra], cwd=REPO_ROOT, env=env, check=True)
@@ -129,7 +132,8 @@ def test_forward_differences_of_an_oscillation_add_friction_and_central_ones_do_
     states = np.stack([np.cos(w * t), -np.sin(w * t)], axis=1) * 0.7
     for derivative, divergence in (("forward", 2 * (math.cos(w * h) - 1) / h), ("central", 0.0)):
         x, dx, tx = lipson.difference_targets(t, states, derivative)
-        A = np.linalg.lstsq(x[:-1], dx[:-1], rcond=None)[0].T     # the last central row is one-sided
+        # the last central row is one-sided
+        A = np.linalg.lstsq(x[:-1], dx[:-1], rcond=None)[0].T
         assert np.trace(A) == pytest.approx(divergence, abs=1e-9)
         np.testing.assert_allclose(x, states[:-1] if derivative == "forward" else states[1:])
         assert len(dx) == len(tx) == 199

@@ -92,7 +92,8 @@ def test_hamiltonian_shape_and_odd_dimension_error():
 
 def test_mlp_matches_paper_architecture():
     mlp = MLP(2, 200, 1)
-    assert [tuple(p.shape) for p in mlp.parameters()] == [(200, 2), (200,), (200, 200), (200,), (1, 200)]
+    assert [tuple(p.shape) for p in mlp.parameters()] == [(200, 2), (200,), (200, 200), (200,),
+                                                          (1, 200)]
     w = mlp.linear2.weight.detach()
     torch.testing.assert_close(w @ w.T, torch.eye(200), atol=1e-5, rtol=0)   # orthogonal init
     with pytest.raises(ValueError, match="unknown nonlinearity 'cube'"):
@@ -101,6 +102,7 @@ def test_mlp_matches_paper_architecture():
 
 def test_dissipation_adds_a_gradient_field():
     # H = (q^2 + p^2)/2 and D = -(q^2 + p^2)/2: f = (p, -q) - (q, p), energy decays.
-    hnn = HNN(Scalar(lambda x: 0.5 * (x ** 2).sum(1)), dissipation=Scalar(lambda x: -0.5 * (x ** 2).sum(1)))
+    hnn = HNN(Scalar(lambda x: 0.5 * (x ** 2).sum(1)),
+              dissipation=Scalar(lambda x: -0.5 * (x ** 2).sum(1)))
     x = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
     assert hnn.time_derivative(x).tolist() == [[2.0 - 1.0, -1.0 - 2.0]]

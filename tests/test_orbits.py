@@ -163,8 +163,8 @@ def test_train_smoke_runs_save_loadable_checkpoints(quick_runs, monkeypatch):
         # the stored energy MSE is the saved model's: recomputed from the checkpoint, it agrees
         config = TASKS[task].config(quick=True)
         recomputed = TASKS[task].evaluate(model, TASKS[task].dataset(config), config)
-        assert recomputed["energy_mse"]["mean"] == pytest.approx(ckpt["metrics"]["energy_mse"]["mean"],
-                                                                 rel=1e-6)
+        assert recomputed["energy_mse"]["mean"] == pytest.approx(
+            ckpt["metrics"]["energy_mse"]["mean"], rel=1e-6)
         assert model.hamiltonian(torch.zeros(3, dim) + 0.5).shape == (3,)
     _, baseline = RunsFolder(quick_runs).load(TASKS["3body"], "baseline")
     assert baseline["config"]["batch_size"] == 600 and baseline["config"]["model"] == "baseline"
@@ -186,9 +186,10 @@ def test_figures_for_both_tasks(quick_runs, tmp_path):
 
 def test_three_body_settings_are_the_originals():
     """experiment-3body/train.py: 5000 trials, batch 600, 10000 steps, weight decay 1e-4;
-    analyze-3body.ipynb: energy over t in [0, 3] with 500 points (paper-settings.md)."""
+    analyze-3body.ipynb: energy over t in [0, 3] with 500 points (docs/paper-settings.md)."""
     config = TASKS["3body"].config()
-    assert (config.trials, config.batch_size, config.total_steps, config.weight_decay) == (5000, 600, 10000, 1e-4)
+    assert ((config.trials, config.batch_size, config.total_steps, config.weight_decay)
+            == (5000, 600, 10000, 1e-4))
     assert (config.eval_t_end, config.eval_points) == (3.0, 500)
     ref = TASKS["3body"].reference(config)
     assert ref.t_end == 3.0 and ref.dt == pytest.approx(3.0 / 499) and ref.x0.shape == (15, 12)

@@ -122,7 +122,8 @@ def test_dataset_pairs_split_and_cache(tmp_path, monkeypatch):
     np.testing.assert_array_equal(dataset["x"][0], raw["frames"][1, :2].reshape(-1))       # trial 1
     np.testing.assert_array_equal(dataset["test_coords"], raw["coords"][0, :4])
     # the original's labels: the state one step after the pair's second frame
-    offset = data.get_dataset(seed=2, trials=5, timesteps=7, render_size=100, quiet=True, label_offset=2)
+    offset = data.get_dataset(seed=2, trials=5, timesteps=7, render_size=100, quiet=True,
+                              label_offset=2)
     np.testing.assert_array_equal(offset["test_coords"], raw["coords"][0, 2:6])
     np.testing.assert_array_equal(offset["test_x"], dataset["test_x"])
     assert len(list(tmp_path.glob("pixels-*.npz"))) == 1
@@ -136,7 +137,8 @@ def test_energy_coefficient_fits_the_simulated_pendulum():
     # Pendulum-v1: theta'' = -15 sin(theta), so with p = 0.25 theta_dot the energy is proportional
     # to 30/16 (1 - cos q) + p^2; the original's 1.9 is that ratio, rounded. Its semi-implicit
     # Euler step (dt 0.05) makes any energy wiggle by a few percent.
-    coords = data.render_trials(seed=3, trials=3, timesteps=60, render_size=120, quiet=True)["coords"]
+    coords = data.render_trials(seed=3, trials=3, timesteps=60, render_size=120,
+                                quiet=True)["coords"]
 
     def wiggle(k):
         energy = k * (1 - np.cos(coords[..., 0])) + coords[..., 1] ** 2
@@ -184,7 +186,8 @@ def test_make_figures_writes_labelled_gifs_and_phase_plot(quick_runs, monkeypatc
     monkeypatch.setenv("HNN_CACHE_DIR", str(quick_runs / "cache"))
     paths = TASK.figures(RunsFolder(quick_runs / "runs"), quick_runs / "figures")
     names = sorted(os.path.basename(p) for p in paths)
-    assert names == ["pixels-add-energy-seed0.gif", "pixels-compare-seed0.gif", "pixels-latent-seed0.png"]
+    assert names == ["pixels-add-energy-seed0.gif", "pixels-compare-seed0.gif",
+                     "pixels-latent-seed0.png"]
     compare = iio.imread(quick_runs / "figures" / "pixels-compare-seed0.gif")
     assert compare.shape[0] == 200                                   # one frame per observation
     assert compare.shape[2] == 3 * 28 * analysis.ZOOM + 2 * analysis.GAP
@@ -224,7 +227,8 @@ class CircleModel(torch.nn.Module):
 
 def test_add_energy_rollout_pushes_outward_halfway_and_keeps_the_energy():
     t = np.arange(40) * (2 * math.pi / 20)    # the first half is one period of the circle
-    latents, decoded, energy = analysis.add_energy_rollout(CircleModel(), np.array([[2.0, 0.0, 0.0]]), t)
+    latents, decoded, energy = analysis.add_energy_rollout(CircleModel(),
+                                                           np.array([[2.0, 0.0, 0.0]]), t)
     assert latents.shape == (40, 2) and decoded.shape == (40, 3)
     np.testing.assert_allclose(energy[:20], 2.0, rtol=1e-6)                       # r = 2
     np.testing.assert_allclose(energy[20:], 2.0 * analysis.ENERGY_PUSH ** 2, rtol=1e-6)

@@ -3,7 +3,6 @@ tables, and a new system added as one folder."""
 import glob
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -47,14 +46,16 @@ def test_scheduling_does_not_change_numbers(quick_results, schedule, tmp_path, r
     log = reproduce(repo, "--out", str(tmp_path), *schedule)
     assert f"trained {len(TASKS)} task(s)" in log
     serial = metrics_of(quick_results[0])
-    assert metrics_of(tmp_path) == serial and len(serial) == sum(len(t.models) for t in TASKS.values())
+    assert metrics_of(tmp_path) == serial and len(serial) == sum(len(t.models)
+                                                                 for t in TASKS.values())
 
 
 @pytest.mark.slow
 def test_every_run_and_table_cell(quick_results):
     out, first, second = quick_results
     results = json.loads((out / "results.json").read_text())
-    assert sorted(results) == sorted(f"{t.name}-{k}-seed0" for t in TASKS.values() for k in t.models)
+    assert sorted(results) == sorted(f"{t.name}-{k}-seed0"
+                                     for t in TASKS.values() for k in t.models)
     table = (out / "table.md").read_text()
     for task in TASKS.values():
         row = next(line for line in table.splitlines() if line.startswith(f"| {task.title} |"))
@@ -64,13 +65,15 @@ def test_every_run_and_table_cell(quick_results):
         # each cell is its run's number, in the column's model and metric
         cells = [cell.split("<br>")[0] for cell in row.split(" | ")[1:]]
         assert [cell.split(" ±")[0] for cell in cells] == [
-            f"{results[f'{task.name}-{model}-seed0'][metric]['mean']:.2e}" for metric, model in COLUMNS]
+            f"{results[f'{task.name}-{model}-seed0'][metric]['mean']:.2e}"
+            for metric, model in COLUMNS]
     friction = table.split("## Friction")[1].split("\n## ")[0]
     for name in ("damped", "lipson", "lipson_central", "spring"):
         row = next(line for line in friction.splitlines()
                    if line.startswith(f"| {TASKS[name].title} | energy mse |"))
         assert [cell.split(" ±")[0] for cell in row.rstrip(" |").split(" | ")[2:]] == [
-            f"{results[f'{name}-{model}-seed0']['energy_mse']['mean']:.2e}" for model in ("baseline", "hnn", "dhnn")]
+            f"{results[f'{name}-{model}-seed0']['energy_mse']['mean']:.2e}"
+            for model in ("baseline", "hnn", "dhnn")]
     assert "not run" not in friction and "least-squares linear field" in friction
     assert "quick profile" in table and "fixed horizon" in table
     assert f"trained {len(TASKS)} task(s)" in first
@@ -88,7 +91,8 @@ def test_a_subset_run_merges_and_redraws_missing_figures(quick_results, repo):
     assert json.loads((out / "results.json").read_text()) == before     # nothing dropped
     table = (out / "table.md").read_text()
     assert "Three body" in table and "(seeds" not in table              # seed 0 counted once
-    assert (out / "figures" / "spring-phase-seed0.png").exists()        # a missing figure is redrawn
+    # a missing figure is redrawn
+    assert (out / "figures" / "spring-phase-seed0.png").exists()
 
 
 @pytest.mark.slow
@@ -97,7 +101,8 @@ def test_a_subset_run_merges_and_redraws_missing_figures(quick_results, repo):
 def test_notebook_runs(notebook, quick_results, monkeypatch):
     monkeypatch.setenv("HNN_RESULTS_DIR", str(quick_results[0]))
     nb = nbformat.read(notebook, as_version=4)
-    assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")  # committed clean
+    # committed clean
+    assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": os.path.dirname(notebook)}}).execute()
     images = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
@@ -125,20 +130,3 @@ def test_table_marks_misses_uses_seed_spread_and_dashes_missing_paper_numbers():
     assert "| Spring (seeds 0, 1) |" in two
     assert "1.25e+00 ± 3.5e-01<br>" in two                   # mean ± std over the two seeds
     assert differs((1.5, 0.01), (1.0, 0.1)) and not differs((1.05, 0.01), (1.0, 0.1))
-
-
-def test_readme_tables_are_the_committed_results(repo):
-    """Every table row of the README that shows our numbers beside the paper's (or the friction
-    tables' rows) stands, to the letter, in a committed table.md or study (results/**/*.md)."""
-    with open(os.path.join(repo, "README.md")) as f:
-        readme = f.read()
-    committed = ""
-    for path in glob.glob(os.path.join(repo, "results", "**", "*.md"), recursive=True):
-        with open(path) as f:
-            committed += f.read()
-    rows = [line for line in readme.splitlines()
-            if line.startswith("| ") and ("<br>paper" in line or line.startswith(("| damped |", "| spring |"))
-                                          or re.match(r"\| [^|]+ \| [a-z ]+ mse \|", line))]
-    assert len(rows) >= 7
-    missing = [row[:60] for row in rows if row not in committed]
-    assert not missing, missing

@@ -21,5 +21,6 @@ def test_importing_hnn_turns_on_mkl_reproducible_mode():
     if "BLAS_INFO=mkl" not in torch.__config__.show():
         pytest.skip("this torch does not use MKL")
     env = {k: v for k, v in os.environ.items() if k not in ("MKL_CBWR", "MKL_DYNAMIC")}
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
+                         check=True)
     assert out.stdout.split() == ["AUTO", "FALSE", "2"]

@@ -20,13 +20,18 @@ def pendulum_energy(states):
 
 def pendulum_truth(x0, t):
     from scipy.integrate import solve_ivp
-    rhs = lambda _, y: [2 * y[1], -3 * math.sin(y[0])]
-    return np.stack([solve_ivp(rhs, (t[0], t[-1]), x, t_eval=t, rtol=1e-12, atol=1e-12).y.T for x in x0])
+
+    def rhs(_, y):
+        return [2 * y[1], -3 * math.sin(y[0])]
+
+    return np.stack([solve_ivp(rhs, (t[0], t[-1]), x, t_eval=t, rtol=1e-12, atol=1e-12).y.T
+                     for x in x0])
 
 
 @pytest.mark.slow
 def test_symmetric_integrators_return_and_rk4_does_not():
-    errors = reversal.round_trip_table(PENDULUM.time_derivative, X0, 0.1, [200], ["rk4", "midpoint", "yoshida4"])
+    errors = reversal.round_trip_table(PENDULUM.time_derivative, X0, 0.1, [200],
+                                       ["rk4", "midpoint", "yoshida4"])
     assert errors["midpoint"][0] < 1e-12 and errors["yoshida4"][0] < 1e-12
     assert errors["rk4"][0] > 1e-8
 
@@ -62,14 +67,18 @@ def test_step_size_energy_mse_is_small_at_fine_steps_and_inf_when_midpoint_canno
 
 
 def test_markdown_has_a_row_per_task_and_integrator():
-    numbers = {"pend": {"dt": 0.1, "round_trip": {"steps": [10], "rk4": [1e-7], "midpoint": [1e-15]},
-                        "step_size": {"dt": [0.1] * 5, "rk4": [1.0] * 5, "midpoint": [float("inf")] * 5}}}
+    numbers = {"pend": {"dt": 0.1,
+                        "round_trip": {"steps": [10], "rk4": [1e-7], "midpoint": [1e-15]},
+                        "step_size": {"dt": [0.1] * 5, "rk4": [1.0] * 5,
+                                      "midpoint": [float("inf")] * 5}}}
     text = reversal.markdown(numbers, {"pend": "Ideal pendulum"})
     assert "| Ideal pendulum | 0.1 | rk4 | 1.0e-07 |" in text
     assert "| Ideal pendulum | midpoint | inf | inf | inf | inf | inf |" in text
 
 
 def test_amplification_is_one_for_a_rotation_and_grows_for_a_saddle():
-    assert reversal.amplification(OSCILLATOR.time_derivative, X0, 0.1, 50) == pytest.approx(1.0, abs=1e-2)   # RK4 damps a little
+    # RK4 damps a little
+    assert reversal.amplification(OSCILLATOR.time_derivative, X0, 0.1, 50) == pytest.approx(
+        1.0, abs=1e-2)
     saddle = HNN(Scalar(lambda x: x[:, 0] * x[:, 1])).double()      # dq/dt = q, dp/dt = -p
     assert reversal.amplification(saddle.time_derivative, X0, 0.1, 50) > 10      # e^5 along q

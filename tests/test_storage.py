@@ -1,4 +1,5 @@
-"""Checkpoints, dataset caches and atomic writes: nothing stale is trusted, bad input fails early."""
+"""Checkpoints, dataset caches and atomic writes: nothing stale is trusted, bad input fails
+early."""
 import json
 import os
 import re
@@ -15,7 +16,8 @@ SETTINGS = {"seed": 0, "trials": 3}
 
 
 def make_data():
-    return {"x": np.arange(6, dtype=np.float32).reshape(3, 2), "y": np.array([1, 2, 3], dtype=np.int16)}
+    return {"x": np.arange(6, dtype=np.float32).reshape(3, 2),
+            "y": np.array([1, 2, 3], dtype=np.int16)}
 
 
 def assert_same(got, want):
@@ -61,22 +63,26 @@ def test_cache_lacking_an_array_is_regenerated(tmp_path):
     path = tmp_path / f"demo-{settings_key(SETTINGS)}.npz"
     stored = np.array(json.dumps(SETTINGS, sort_keys=True))
     np.savez(path, x=make_data()["x"], settings_json=stored, keys_json=np.array('["x", "y"]'))
-    with pytest.warns(UserWarning, match=re.escape(f"cache {path} is stale or corrupt: expected the "
-                                                   "arrays ['x', 'y'], missing ['y']")):
+    with pytest.warns(UserWarning,
+                      match=re.escape(f"cache {path} is stale or corrupt: expected the "
+                                      "arrays ['x', 'y'], missing ['y']")):
         repaired = cached("demo", SETTINGS, make, directory=tmp_path, quiet=True)
     assert_same(repaired, make_data())
     assert len(calls) == 2
 
-    np.savez(path, **make_data(), settings_json=stored)                      # no record of the arrays
-    with pytest.warns(UserWarning, match=re.escape(f"cache {path} is stale or corrupt: it has no "
-                                                   "record of its arrays (keys_json)")):
+    # no record of the arrays
+    np.savez(path, **make_data(), settings_json=stored)
+    with pytest.warns(UserWarning,
+                      match=re.escape(f"cache {path} is stale or corrupt: it has no "
+                                      "record of its arrays (keys_json)")):
         assert_same(cached("demo", SETTINGS, make, directory=tmp_path, quiet=True), make_data())
     assert_same(cached("demo", SETTINGS, make, directory=tmp_path, quiet=True), make_data())
     assert len(calls) == 3
 
     with pytest.raises(ValueError, match=r"demo2-\w+\.npz uses the reserved names \['keys_json'\]; "
                                          "expected other array names"):
-        cached("demo2", SETTINGS, lambda: {"keys_json": np.zeros(1)}, directory=tmp_path, quiet=True)
+        cached("demo2", SETTINGS, lambda: {"keys_json": np.zeros(1)}, directory=tmp_path,
+               quiet=True)
 
 
 def test_unwritable_cache_returns_the_data_in_memory(tmp_path, monkeypatch):
@@ -87,7 +93,8 @@ def test_unwritable_cache_returns_the_data_in_memory(tmp_path, monkeypatch):
         path = os.path.join(directory, name)
         with pytest.warns(UserWarning, match=re.escape(f"cannot write cache {path} ([Errno ")
                           + r"\d+\].*\); using the data in memory"):
-            assert_same(cached("demo", SETTINGS, make_data, directory=directory, quiet=True), make_data())
+            assert_same(cached("demo", SETTINGS, make_data, directory=directory, quiet=True),
+                        make_data())
 
     folder = tmp_path / "cache"
     (folder / name).mkdir(parents=True)                      # the cache path itself is a folder
@@ -122,7 +129,8 @@ def test_atomic_write_sweeps_stale_temp_files_of_the_same_target(tmp_path):
 def test_load_npz_on_a_folder_names_the_path(tmp_path):
     folder = tmp_path / "data.npz"
     folder.mkdir()
-    with pytest.raises(ValueError, match=re.escape(f"data file {folder} is corrupt or not an .npz file")):
+    with pytest.raises(ValueError,
+                       match=re.escape(f"data file {folder} is corrupt or not an .npz file")):
         load_npz(folder)
     with pytest.raises(FileNotFoundError):
         load_npz(tmp_path / "missing.npz")

@@ -55,7 +55,8 @@ def test_time_reversal_takes_its_starts_and_round_trips_from_the_task(tmp_path, 
     quick = reversal.study([task], RunsFolder(tmp_path), quick=True)["spring"]
     assert quick["round_trip"]["steps"] == [4, 8]
     # a symmetric integrator returns to the start up to roundoff; RK4 does not
-    assert max(numbers["round_trip"]["midpoint"]) < 1e-14 < 1e-11 < min(numbers["round_trip"]["rk4"])
+    assert (max(numbers["round_trip"]["midpoint"]) < 1e-14 < 1e-11
+            < min(numbers["round_trip"]["rk4"]))
 
 
 @pytest.mark.slow
@@ -78,16 +79,19 @@ def test_time_reversal_study(studied):
 @pytest.mark.slow
 def test_friction_identifiability_study(studied):
     out = studied[0]
-    result = read_json(out / "studies" / "friction-identifiability" / "friction-identifiability.json")
+    result = read_json(out / "studies" / "friction-identifiability"
+                       / "friction-identifiability.json")
     seed0 = result["data"]["damped"]["seeds"]["0"]
     runs = RunsFolder(out / "runs")
     assert seed0["dhnn"] == pytest.approx(
         runs.metrics(TASKS["damped"], "dhnn", 0)["divergence"]["mean"], rel=1e-5)
-    assert seed0["least_squares"] == pytest.approx(TASKS["damped"].least_squares_reference(0)["divergence"])
+    assert seed0["least_squares"] == pytest.approx(
+        TASKS["damped"].least_squares_reference(0)["divergence"])
     assert result["data"]["damped"]["least_squares"]["groups"] == 2      # 10 seeds with --quick
     noise_free = RunsFolder(out / "studies" / "friction-identifiability" / "runs-noisefree")
     config = noise_free.metrics(TASKS["damped"], "dhnn", 0)["config"]
-    assert config["noise_std"] == 0.0 and config["total_steps"] == TASKS["damped"].quick["total_steps"]
+    assert (config["noise_std"] == 0.0
+            and config["total_steps"] == TASKS["damped"].quick["total_steps"])
     assert len(result["acceptance"]) == 14
 
 

@@ -10,12 +10,14 @@ def test_store_files_writes_the_metrics_last(tmp_path, monkeypatch):
     order = []
     import hnn.sweep
     real = hnn.sweep.atomic_write
-    monkeypatch.setattr(hnn.sweep, "atomic_write", lambda path, write: (order.append(path.rsplit(".", 1)[1]),
-                                                                        real(path, write)))
+    monkeypatch.setattr(hnn.sweep, "atomic_write",
+                        lambda path, write: (order.append(path.rsplit(".", 1)[1]),
+                                             real(path, write)))
     store_files(tmp_path / "runs", {"a-hnn-seed0.json": b'{"x": 1}', "a-hnn-seed0.pt": b"weights"})
     assert order == ["pt", "json"]
     assert json.loads((tmp_path / "runs" / "a-hnn-seed0.json").read_text()) == {"x": 1}
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["a-hnn-seed0.json", "a-hnn-seed0.pt"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["a-hnn-seed0.json",
+                                                                     "a-hnn-seed0.pt"]
 
 
 def test_serial_executor_runs_each_call_when_its_result_is_asked_for():
@@ -29,7 +31,8 @@ def test_serial_executor_runs_each_call_when_its_result_is_asked_for():
 
 def test_a_failed_run_is_named_and_stores_nothing(tmp_path):
     runs = [Run("spring", "nonsense", 0)]
-    with pytest.raises(RuntimeError, match="training spring-nonsense-seed0 failed: --model must be one of"):
+    with pytest.raises(RuntimeError,
+                       match="training spring-nonsense-seed0 failed: --model must be one of"):
         run_all(runs, str(tmp_path / "runs"), Options(quick=True), SerialExecutor(), quiet=True)
     assert not (tmp_path / "runs").exists()
 

@@ -46,8 +46,8 @@ def test_the_field_by_autograd_is_hamiltons_equations_in_q_p_order():
     exact = np.stack([p1, p2, -q1 - coupling, -q2 + coupling], axis=1)   # [dH/dp, -dH/dq]
     np.testing.assert_allclose(hamiltonian_field(H, 4)(x), exact, rtol=0, atol=1e-14)
     # a lone pair [q, p]: dq/dt = dH/dp, dp/dt = -dH/dq
-    assert hamiltonian_field(lambda x: x[..., 0] ** 2 / 2 + 3 * x[..., 1], 2)(np.array([[2.0, 0.0]])).tolist() \
-        == [[3.0, -2.0]]
+    assert hamiltonian_field(lambda x: x[..., 0] ** 2 / 2 + 3 * x[..., 1],
+                             2)(np.array([[2.0, 0.0]])).tolist() == [[3.0, -2.0]]
 
 
 def test_the_generated_data_conserve_energy_and_have_the_documented_shapes():
@@ -92,7 +92,8 @@ def test_time_reversal_without_reference_is_refused_when_the_task_is_built():
 
 
 def test_a_hamiltonian_that_autograd_cannot_take_is_refused_when_the_task_is_built():
-    with pytest.raises(TypeError, match=r"task pend2: .*must take torch tensors .*or pass dynamics="):
+    with pytest.raises(TypeError,
+                       match=r"task pend2: .*must take torch tensors .*or pass dynamics="):
         HamiltonianTask("pend2", "Pendulum", HamiltonianConfig(), state_dim=2,
                         hamiltonian=lambda x: 1 - np.cos(x[..., 0]) + x[..., 1] ** 2,
                         starts=lambda rng, n: rng.uniform(-1, 1, (n, 2)), t_span=(0, 1),
@@ -127,7 +128,8 @@ def test_table_sections_follow_what_a_task_declares():
     assert "| Plain | energy mse |" in others and "| Leaky |" not in others
     assert GENERAL_NOTES[0].text not in table and "differs from the original" not in table
     papered = {"paper": Stub("paper", paper={"hnn": {"energy_mse": (1.0, 0.1)}})}
-    assert GENERAL_NOTES[0].text in render_tables(stub_results({"paper": ("baseline", "hnn")}), papered)
+    assert GENERAL_NOTES[0].text in render_tables(stub_results({"paper": ("baseline", "hnn")}),
+                                                  papered)
 
 
 def run(repo, args, env, cwd=None):
@@ -144,7 +146,8 @@ def test_a_wrong_search_path_says_where_it_looked(repo, tmp_path):
     env = {**os.environ, SEARCH_PATH_ENV: str(folder)}       # the folder, not its parent
     result = run(repo, ["reproduce.py", "--quick", "--tasks", "coupled"], env)
     assert result.returncode == 2
-    assert "unknown task(s) coupled" in result.stderr and "searched for experiment-*/ folders" in result.stderr
+    assert ("unknown task(s) coupled" in result.stderr
+            and "searched for experiment-*/ folders" in result.stderr)
     assert f"{folder} is an experiment folder itself" in result.stderr
     assert f"takes the directory above it ({tmp_path / 'extra'})" in result.stderr
 
@@ -167,7 +170,8 @@ def test_the_docs_example_runs_through_reproduce_the_table_and_the_study(repo, t
     results = json.loads((out / "results.json").read_text())
     assert sorted(results) == ["coupled-baseline-seed0", "coupled-hnn-seed0"]
     table = (out / "table.md").read_text()
-    row = next(line for line in table.splitlines() if line.startswith("| Coupled quartic oscillators |"))
+    row = next(line for line in table.splitlines()
+               if line.startswith("| Coupled quartic oscillators |"))
     assert row.count("<br>paper –") == 2 * len(METRICS) and "not run" not in row and "†" not in row
     assert "## Extensions" in table and "## Where our protocol differs" not in table
     assert (out / "figures" / "coupled-rollouts-seed0.png").exists()
@@ -175,7 +179,8 @@ def test_the_docs_example_runs_through_reproduce_the_table_and_the_study(repo, t
     assert list(study) == ["coupled"] and study["coupled"]["round_trip"]["steps"] == [10, 100]
     # its own train.py, with no --save-dir, saves beside the folder
     folder = tmp_path / "extra" / "experiment-coupled"
-    result = run(repo, [str(folder / "train.py"), "--quick", "--quiet", "--seed", "1"], env, cwd=tmp_path)
+    result = run(repo, [str(folder / "train.py"), "--quick", "--quiet", "--seed", "1"], env,
+                 cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (folder / "results" / "runs" / "coupled-hnn-seed1.pt").exists()
     assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,

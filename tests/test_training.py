@@ -74,7 +74,8 @@ def test_nan_loss_is_reported():
 def test_train_script_smoke_and_determinism(task, tmp_path, repo):
     outputs = []
     for run in ("a", "b"):
-        cmd = [sys.executable, f"{task}/train.py", "--quick", "--quiet", "--save-dir", str(tmp_path / run)]
+        cmd = [sys.executable, f"{task}/train.py", "--quick", "--quiet", "--save-dir",
+               str(tmp_path / run)]
         subprocess.run(cmd, cwd=repo, check=True, timeout=300)
         (json_path,) = (tmp_path / run).glob("*-hnn-seed0.json")
         outputs.append(json.loads(json_path.read_text()))
@@ -95,7 +96,8 @@ def test_checkpoint_roundtrip_and_wrong_shape(tmp_path):
     restored = load_state(build_model(2, 16), ckpt["state_dict"])
     x = torch.randn(4, 2)
     torch.testing.assert_close(restored.time_derivative(x), model.time_derivative(x))
-    with pytest.raises(ValueError, match=r"net.linear1.weight has shape \(16, 2\), the model expects \(32, 2\)"):
+    with pytest.raises(ValueError, match=r"net.linear1.weight has shape \(16, 2\), "
+                                         r"the model expects \(32, 2\)"):
         load_state(build_model(2, 32), ckpt["state_dict"], source=f"checkpoint {path}")
     with pytest.raises(ValueError, match="missing net.linear1.weight"):
         load_state(build_model(2, 16, baseline=False), {}, source="empty")
@@ -151,8 +153,10 @@ def test_error_bars_bootstrap_blocks_or_time_points():
     from hnn.metrics import summarize
     dist = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     blocks = summarize(dist, groups=3)             # block means 1.5, 3.5, 5.5
-    assert blocks["mean"] == 3.5 and blocks["stderr"] == pytest.approx(np.std([1.5, 3.5, 5.5]) / np.sqrt(3))
+    assert blocks["mean"] == 3.5 and blocks["stderr"] == pytest.approx(np.std([1.5, 3.5, 5.5])
+                                                                       / np.sqrt(3))
     points = summarize(dist, groups=None)          # std over the 6 points / sqrt(6)
-    assert points["mean"] == 3.5 and points["stderr"] == pytest.approx(np.sqrt(35 / 12) / np.sqrt(6))
+    assert points["mean"] == 3.5 and points["stderr"] == pytest.approx(np.sqrt(35 / 12)
+                                                                       / np.sqrt(6))
     with pytest.raises(ValueError, match="cannot split 6 rows into 4 equal groups"):
         summarize(dist, groups=4)
