@@ -16,43 +16,43 @@ from .autoencoder import MLPAutoencoder, PixelModel, build_pixel_model
 from .checkpoint import load_checkpoint, load_state, save_checkpoint, write_json
 from .config import TrainConfig, arg, parse_config
 from .integrate import (
-                        RK4,
-                        ConvergenceError,
-                        Euler,
-                        ImplicitMidpoint,
-                        Leapfrog,
-                        SeparableField,
-                        Yoshida4,
-                        get_integrator,
-                        odeint,
-                        solve_ivp_reference,
-                        split_qp,
+    RK4,
+    ConvergenceError,
+    Euler,
+    ImplicitMidpoint,
+    Leapfrog,
+    SeparableField,
+    Yoshida4,
+    get_integrator,
+    odeint,
+    solve_ivp_reference,
+    split_qp,
 )
 from .metrics import (
-                        bootstrap_stderr,
-                        energy_distance,
-                        energy_mse,
-                        loss_summary,
-                        mean_stderr,
-                        rollout,
-                        rollout_errors,
-                        summarize,
+    bootstrap_stderr,
+    energy_distance,
+    energy_mse,
+    loss_summary,
+    mean_stderr,
+    rollout,
+    rollout_errors,
+    summarize,
 )
 from .mlp import MLP
 from .models import HNN, Baseline, SeparableHNN, build_model, symplectic_gradient
 from .runs import RunsFolder
 from .studies import Context, RunSet, Study
 from .tasks import (
-                        EXTENSION,
-                        TABLE_1,
-                        TABLE_2,
-                        HamiltonianConfig,
-                        HamiltonianTask,
-                        Note,
-                        OneDofTask,
-                        Reference,
-                        Task,
-                        TimeReversal,
+    EXTENSION,
+    TABLE_1,
+    TABLE_2,
+    HamiltonianConfig,
+    HamiltonianTask,
+    Note,
+    OneDofTask,
+    Reference,
+    Task,
+    TimeReversal,
 )
 from .training import derivative_loss, fit
 
