@@ -122,6 +122,9 @@ def get_dataset(train_fraction, path=DATA_PATH, derivative="forward"):
         train, test = np.arange(split), np.arange(split, len(x))
     else:
         train, test = split_indices(len(x), train_fraction)
+    if len(test) < 2 or len(train) < 1:
+        raise ValueError(f"--train-fraction {train_fraction} leaves {len(train)} training and "
+                         f"{len(test)} test points of {len(x)}; the test segment needs at least 2")
     return {"x": x[train], "dx": dx[train], "t": t[train],
             "test_x": x[test], "test_dx": dx[test], "test_t": t[test]}
 

@@ -9,6 +9,7 @@ decoded rollout's pixels against the observed frames along the same rollout.
 import dataclasses
 
 from hnn import TABLE_1, Note, Task, TrainConfig, arg, build_pixel_model
+from hnn.mlp import NONLINEARITIES
 
 from . import analysis, data
 from .losses import latent_rollout_errors, pixel_loss, pixel_loss_summary
@@ -29,6 +30,8 @@ class PixelConfig(TrainConfig):
         return super().rules() + [
             ("latent_dim", self.latent_dim >= 2 and self.latent_dim % 2 == 0,
              "even and at least 2"),
+            ("ae_nonlinearity", self.ae_nonlinearity in NONLINEARITIES,
+             f"one of {', '.join(sorted(NONLINEARITIES))}"),
             ("trials", self.trials >= 5, "at least 5 (the first 20% of the trials test)"),
             ("timesteps", self.timesteps >= 4, "at least 4 frames"),
             ("render_size", self.render_size >= 50, "at least 50 pixels"),

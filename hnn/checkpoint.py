@@ -60,11 +60,12 @@ def atomic_write(path, write):
         raise
 
 
-def write_json(path, obj):
-    """Write `obj` as indented JSON, atomically."""
+def write_json(path, obj, allow_nan=False):
+    """Write `obj` as indented JSON, atomically. NaN and infinities are refused (strict JSON)
+    unless `allow_nan`, which writes them as JavaScript's `NaN` and `Infinity`."""
     def write(tmp):
         with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
+            json.dump(obj, f, indent=2, sort_keys=True, allow_nan=allow_nan)
             f.write("\n")
     atomic_write(path, write)
 

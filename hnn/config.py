@@ -12,6 +12,7 @@ import re
 import typing
 
 from .integrate import INTEGRATORS, SEPARABLE_INTEGRATORS
+from .mlp import NONLINEARITIES
 
 MODELS = ("hnn", "baseline", "dhnn", "shnn")
 # Fields that say where and how a run executes; they are left out of the stored config, so
@@ -71,8 +72,10 @@ class TrainConfig:
             ("seed", 0 <= self.seed < 2 ** 32, "an integer in 0 ... 2**32 - 1"),
             ("model", self.model in MODELS, f"one of {', '.join(MODELS)}"),
             ("hidden_dim", self.hidden_dim >= 1, "at least 1"),
+            ("nonlinearity", self.nonlinearity in NONLINEARITIES,
+             f"one of {', '.join(sorted(NONLINEARITIES))}"),
             ("learn_rate", 0 < self.learn_rate <= 1, "in (0, 1]"),
-            ("weight_decay", self.weight_decay >= 0, "at least 0"),
+            ("weight_decay", 0 <= self.weight_decay < float("inf"), "finite and at least 0"),
             ("total_steps", self.total_steps >= 0, "at least 0"),
             ("batch_size", self.batch_size >= 0, "at least 0 (0: full batch)"),
             ("eval_substeps", self.eval_substeps >= 1, "at least 1"),

@@ -51,4 +51,7 @@ def trajectory_dataset(rng, solution, dynamics, x0, t, noise_std, train_fraction
 def split_in_order(x, dx, train_fraction):
     """The original split: the first `train_fraction` of rows train, the rest test, no shuffle."""
     n_train = int(len(x) * train_fraction)
+    if not 0 < n_train < len(x):
+        raise ValueError(f"train_fraction {train_fraction} of {len(x)} rows leaves {n_train} to "
+                         f"train and {len(x) - n_train} to test; each split needs at least one")
     return {"x": x[:n_train], "dx": dx[:n_train], "test_x": x[n_train:], "test_dx": dx[n_train:]}

@@ -19,6 +19,7 @@ A `SeparableField` is the field of H(q, p) = T(p) + V(q), with states `[q..., p.
 plain field too, so every integrator accepts it (`SeparableHNN.field()` returns one).
 """
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -211,12 +212,17 @@ def odeint(f, x0, t, solver=None, substeps=1):
     ValueError for substeps < 1, an x0 that is not (batch, d) or not finite, or a bad `t`.
     """
     solver = RK4() if solver is None else solver
+    if isinstance(substeps, bool) or not isinstance(substeps, numbers.Integral):
+        raise TypeError(f"substeps must be an integer, got {substeps!r}")
     if substeps < 1:
         raise ValueError(f"substeps must be >= 1, got {substeps}")
     x = torch.as_tensor(x0)
     if not x.is_floating_point():
         raise TypeError(f"x0 must be a real floating-point array, got dtype {x.dtype}; "
                         f"an integer x0 would cast the time grid t to integers")
+    if torch.finfo(x.dtype).bits < 32:
+        raise TypeError(f"x0 must be float32 or float64, got {x.dtype}: the time grid is cast "
+                        f"to x0's dtype, and {x.dtype} would quantise it")
     if x.ndim != 2:
         raise ValueError(f"x0 must have shape (batch, d), got {tuple(x.shape)}")
     bad = ~torch.isfinite(x)

@@ -41,6 +41,10 @@ class MLP(nn.Module):
         self.activation = get_nonlinearity(nonlinearity)
 
     def forward(self, x):
+        if x.dtype != self.linear1.weight.dtype:
+            raise TypeError(f"the input is {x.dtype} but the network's weights are "
+                            f"{self.linear1.weight.dtype}: convert one of them (model.double(), "
+                            f"x.float())")
         h = self.activation(self.linear1(x))
         h = self.activation(self.linear2(h))
         return self.linear3(h)

@@ -153,6 +153,9 @@ def build_model(input_dim, hidden_dim=200, nonlinearity="tanh", baseline=False, 
     learns D, and the field is J grad H + grad D.
     `separable=True` gives a `SeparableHNN`, H = T(p) + V(q), with one MLP(n, hidden_dim, 1)
     for T and then one for V, n = input_dim / 2; it excludes `baseline` and `dissipative`."""
+    for label, size in (("input_dim", input_dim), ("hidden_dim", hidden_dim)):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"{label} must be an integer of at least 1, got {size!r}")
     if separable and (baseline or dissipative):
         raise ValueError("a separable HNN is neither the baseline nor dissipative; "
                          "set at most one of separable, baseline, dissipative")

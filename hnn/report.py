@@ -206,16 +206,24 @@ class PaperComparison:
 
 
 def energy_verdicts(results, tasks):
-    """One line per task: is the HNN's energy MSE below the baseline's?"""
+    """One line per task: is the HNN's energy MSE below the baseline's, and its state MSE? (A
+    model that does not move keeps its energy exactly; its state MSE shows it.)"""
     lines = []
     for task in tasks:
         seeds = seeds_of(results, task.name)
-        hnn = cell_stats(results, task.name, "hnn", "energy_mse", seeds)
-        base = cell_stats(results, task.name, "baseline", "energy_mse", seeds)
+        hnn, base = (cell_stats(results, task.name, m, "energy_mse", seeds)
+                     for m in ("hnn", "baseline"))
         if hnn and base:
             verdict = "below" if hnn[0] < base[0] else "NOT below"
-            lines.append(f"- {task.title}: HNN energy MSE {hnn[0]:.2e} is {verdict} the "
-                         f"baseline's {base[0]:.2e} ({base[0] / hnn[0]:.0f}x).")
+            line = (f"- {task.title}: HNN energy MSE {hnn[0]:.2e} is {verdict} the "
+                    f"baseline's {base[0]:.2e} ({base[0] / hnn[0]:.0f}x)")
+            states = [cell_stats(results, task.name, m, "state_mse", seeds)
+                      for m in ("hnn", "baseline")]
+            if all(states):
+                below = "below" if states[0][0] < states[1][0] else "NOT below"
+                line += (f"; its state MSE {states[0][0]:.2e} is {below} the baseline's "
+                         f"{states[1][0]:.2e}")
+            lines.append(line + ".")
     return lines
 
 

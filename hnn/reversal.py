@@ -242,7 +242,7 @@ def write_study(context):
     titles = {task.name: task.title for task in tasks}
     folder = context.folder
     json_path, md_path = (os.path.join(folder, f"time-reversal.{ext}") for ext in ("json", "md"))
-    write_json(json_path, numbers)
+    write_json(json_path, numbers, allow_nan=True)     # inf: a rollout that blew up
     write_text(md_path, markdown(numbers, titles))
     paths = [json_path, md_path,
              save_figure(round_trip_figure(numbers, titles),

@@ -4,6 +4,7 @@ one object that answers what a folder of runs holds.
 A run is `{save_dir}/{task}-{model}-seed{N}.pt` (state dict, stored config, loss curves, metrics)
 and `{task}-{model}-seed{N}.json` beside it (the metrics and the stored config).
 """
+import math
 import os
 import re
 import tempfile
@@ -63,6 +64,24 @@ def check_writable(save_dir):
         raise ValueError(f"save_dir {save_dir} is not a writable folder: {err}") from None
 
 
+REQUIRED_METRICS = ("train_loss", "test_loss", "energy_mse", "state_mse")
+
+
+def check_metrics(name, metrics):
+    """ValueError unless `metrics` holds the tables' metrics, each `{"mean", "stderr"}` of
+    finite numbers, and every other entry is a finite number or such a pair."""
+    missing = [key for key in REQUIRED_METRICS if key not in metrics]
+    if missing:
+        raise ValueError(f"run {name}: its metrics lack {', '.join(missing)}; a task's evaluate "
+                         f"must return energy_mse and state_mse, each {{'mean', 'stderr'}}")
+    for key, value in metrics.items():
+        numbers = [value.get("mean"), value.get("stderr")] if isinstance(value, dict) else [value]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in numbers):
+            raise ValueError(f"run {name}: metric {key} must be a finite number or "
+                             f"{{'mean', 'stderr'}} of finite numbers, got {value!r}")
+
+
 def save_run(save_dir, name, model, stored, curves, metrics, started=None, quiet=True):
     """Write the run's `.pt` and `.json` (each atomically) and, unless quiet, print its metrics.
 
@@ -71,6 +90,7 @@ def save_run(save_dir, name, model, stored, curves, metrics, started=None, quiet
     `started` (a `time.time()`) adds `wall_time_s` to the metrics. Returns the two paths."""
     if started is not None:
         metrics = {**metrics, "wall_time_s": time.time() - started}
+    check_metrics(name, metrics)
     ckpt_path, json_path = run_paths(save_dir, name)
     if os.path.exists(json_path):
         os.remove(json_path)

@@ -71,8 +71,13 @@ def train_files(run, options):
 
 
 def store_files(save_dir, files):
-    """Write a run's files into `save_dir`, each atomically, the metrics (.json) last."""
+    """Write a run's files into `save_dir`, each atomically, the metrics (.json) last, after
+    removing the old metrics: a crash in between leaves a checkpoint without metrics (not up to
+    date), never new weights beside old metrics."""
     os.makedirs(save_dir, exist_ok=True)
+    for name in files:
+        if name.endswith(".json") and os.path.exists(os.path.join(save_dir, name)):
+            os.remove(os.path.join(save_dir, name))
     for name in sorted(files, key=lambda n: n.endswith(".json")):
         def write(tmp, data=files[name]):
             with open(tmp, "wb") as f:

@@ -198,15 +198,19 @@ class Task:
 
     def is_up_to_date(self, config):
         """True if this run is saved in `config.save_dir` with the same settings: its `.json`
-        and its checkpoint both hold this config, and the checkpoint loads into the model."""
+        and its checkpoint both hold this config, the checkpoint loads into the model, and its
+        metrics are the `.json`'s (so the two files come from the same training)."""
         stored = self.stored_config(config)
         if not is_up_to_date(config.save_dir, self.run_name(config), stored):
             return False
+        runs = RunsFolder(config.save_dir)
         try:
-            _, ckpt = RunsFolder(config.save_dir).load(self, config.model, config.seed)
+            _, ckpt = runs.load(self, config.model, config.seed)
+            saved = runs.metrics(self, config.model, config.seed)
         except (OSError, ValueError):
             return False
-        return ckpt["config"] == stored
+        return ckpt["config"] == stored and ckpt["metrics"] == {
+            k: v for k, v in saved.items() if k != "config"}
 
     def run(self, config):
         """Make the data, train a model, evaluate it and save the run; returns its metrics.
@@ -312,6 +316,10 @@ class HamiltonianTask(Task):
         super().__init__(name, title, defaults, state_dim=state_dim, **kwargs)
         if not 0 < train_fraction < 1:
             raise ValueError(f"task {name}: train_fraction must be in (0, 1), got {train_fraction}")
+        if eval_trajectories < 5 or eval_trajectories % 5:
+            raise ValueError(f"task {name}: eval_trajectories must be a multiple of 5 (the energy "
+                             f"MSE's error splits the trajectories into 5 groups), got "
+                             f"{eval_trajectories}")
         self.hamiltonian, self.starts = hamiltonian, starts
         self.dynamics = dynamics or hamiltonian_field(hamiltonian, state_dim)
         if dynamics is None:             # fail now, not after the data are half made

@@ -1,0 +1,155 @@
+"""Nothing lost or trusted wrongly under interruption and bad input: a run's two files always come
+from one training, metrics are validated before they are saved, and bad settings and library
+arguments are refused before any work, with the thing named."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import hnn.sweep
+from hnn import build_model, odeint
+from hnn.checkpoint import save_checkpoint, write_json
+from hnn.config import ConfigError, TrainConfig
+from hnn.data import split_in_order
+from hnn.experiments import find_tasks
+from hnn.report import render_tables
+from hnn.runs import RunsFolder
+from hnn.sweep import store_files
+from hnn.tasks import METRICS, HamiltonianConfig, HamiltonianTask, Task
+
+TASKS = find_tasks()
+
+
+def test_a_store_killed_between_its_files_leaves_no_old_metrics_beside_new_weights(
+        tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    store_files(runs, {"a-hnn-seed0.pt": b"old weights", "a-hnn-seed0.json": b'{"old": 1}'})
+    real = hnn.sweep.atomic_write
+
+    def killed_at_the_metrics(path, write):
+        if path.endswith(".json"):
+            raise KeyboardInterrupt          # the driver dies after the new checkpoint
+        real(path, write)
+    monkeypatch.setattr(hnn.sweep, "atomic_write", killed_at_the_metrics)
+    with pytest.raises(KeyboardInterrupt):
+        store_files(runs, {"a-hnn-seed0.pt": b"new weights", "a-hnn-seed0.json": b'{"new": 1}'})
+    assert (runs / "a-hnn-seed0.pt").read_bytes() == b"new weights"
+    assert not (runs / "a-hnn-seed0.json").exists()        # so the run is not up to date
+
+
+def test_a_checkpoint_whose_metrics_are_not_the_json_s_is_not_up_to_date(tmp_path):
+    spring = TASKS["spring"]
+    config = spring.config(quick=True, quiet=True, save_dir=str(tmp_path))
+    spring.run(config)
+    assert spring.is_up_to_date(config)
+    runs = RunsFolder(tmp_path)
+    model, ckpt = runs.load(spring, "hnn", 0)
+    other = {**ckpt["metrics"], "energy_mse": {"mean": 1.0, "stderr": 0.1}}   # another training
+    save_checkpoint(runs.paths(spring, "hnn", 0).checkpoint, model, ckpt["config"],
+                    ckpt["curves"], other)
+    assert not spring.is_up_to_date(config)
+
+
+class BadMetrics(Task):
+    """The spring's data and model, with metrics that `evaluate` gets wrong."""
+
+    def __init__(self, metrics):
+        spring = TASKS["spring"]
+        super().__init__("bad", "Bad", spring.defaults, quick=spring.quick, state_dim=2)
+        self.spring, self.metrics = spring, metrics
+
+    def dataset(self, config):
+        return self.spring.dataset(config)
+
+    def evaluate(self, model, dataset, config):
+        return self.metrics
+
+
+@pytest.mark.parametrize("metrics, message", [
+    ({"energy_mse": {"mean": math.nan, "stderr": 0.0}, "state_mse": {"mean": 1.0, "stderr": 0.0}},
+     "metric energy_mse must be a finite number"),
+    ({"energy_mse": {"mean": 1.0, "stderr": math.inf}, "state_mse": {"mean": 1.0, "stderr": 0.0}},
+     "metric energy_mse must be a finite number"),
+    ({"energy_mse": {"mean": "0.1", "stderr": 0.0}, "state_mse": {"mean": 1.0, "stderr": 0.0}},
+     "metric energy_mse must be a finite number"),
+    ({"energy_mse": {"mean": 1.0, "stderr": 0.0}}, "its metrics lack state_mse"),
+], ids=["nan", "inf", "string", "missing"])
+def test_metrics_are_validated_before_anything_is_saved(tmp_path, metrics, message):
+    task = BadMetrics(metrics)
+    with pytest.raises(ValueError, match=f"run bad-hnn-seed0: {message}"):
+        task.run(task.config(quick=True, quiet=True, save_dir=str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_is_written_strictly(tmp_path):
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        write_json(tmp_path / "x.json", {"energy_mse": math.nan})
+    assert not (tmp_path / "x.json").exists()
+    write_json(tmp_path / "y.json", {"dt": math.inf}, allow_nan=True)
+    assert json.loads((tmp_path / "y.json").read_text()) == {"dt": math.inf}
+
+
+@pytest.mark.parametrize("setting, flag", [(dict(nonlinearity="bogus"), "--nonlinearity"),
+                                           (dict(weight_decay=math.inf), "--weight-decay")])
+def test_settings_out_of_range_are_refused_by_name(setting, flag):
+    with pytest.raises(ConfigError, match=f"{flag} must be"):
+        TrainConfig(**setting)
+
+
+def test_setting_errors_of_a_task_come_before_any_training():
+    common = dict(state_dim=2, hamiltonian=lambda x: x[..., 0] ** 2 + x[..., 1] ** 2,
+                  starts=lambda rng, n: rng.uniform(-1, 1, (n, 2)), t_span=(0, 1),
+                  points_per_unit=5)
+    with pytest.raises(ValueError, match="task osc: eval_trajectories must be a multiple of 5 "
+                                         r"\(the energy MSE's error .*got 7"):
+        HamiltonianTask("osc", "Oscillator", HamiltonianConfig(), eval_trajectories=7, **common)
+    with pytest.raises(ValueError, match="train_fraction 0.05 of 10 rows leaves 0 to train and 10 "
+                                         "to test; each split needs at least one"):
+        split_in_order(np.zeros((10, 2)), np.zeros((10, 2)), 0.05)
+
+
+def test_the_real_pendulum_refuses_a_split_without_a_test_segment():
+    with pytest.raises(ValueError, match=r"--train-fraction 0.999 leaves 555 training and 0 test "
+                                         r"points of 555; the test segment needs at least 2"):
+        TASKS["lipson"].dataset(TASKS["lipson"].config(train_fraction=0.999))
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "a-b", "", "spring.old"])
+def test_task_names_cannot_escape_their_folder(name):
+    with pytest.raises(ValueError, match="must be letters, digits and underscores"):
+        Task(name, "X", TrainConfig(), state_dim=2)
+
+
+def test_library_arguments_are_checked_with_the_argument_named():
+    for sizes, message in (((0, 200), "input_dim must be an integer of at least 1, got 0"),
+                           ((2, 0), "hidden_dim must be an integer of at least 1, got 0"),
+                           ((-2, 200), "input_dim must be an integer of at least 1, got -2")):
+        with pytest.raises(ValueError, match=message):
+            build_model(*sizes)
+    model = build_model(2, 8)
+    x0 = torch.zeros(1, 2)
+    with pytest.raises(TypeError, match="substeps must be an integer, got 2.0"):
+        odeint(model.time_derivative, x0, torch.linspace(0, 1, 3), substeps=2.0)
+    with pytest.raises(TypeError, match="x0 must be float32 or float64, got torch.float16"):
+        odeint(model.time_derivative, x0.half(), torch.linspace(0, 1, 3))
+    with pytest.raises(TypeError, match=r"the input is torch.float64 but the network's weights "
+                                        r"are torch.float32: convert one of them"):
+        model.time_derivative(x0.double())
+    path = odeint(model.time_derivative, x0, np.linspace(0, 1, 3), substeps=np.int64(2))
+    assert path.shape == (1, 3, 2)
+
+
+def test_the_energy_verdict_says_when_the_hnn_loses_on_the_state():
+    """An HNN that does not move keeps its energy exactly: the verdict must say its state fails."""
+    class Stub(Task):
+        def __init__(self):
+            super().__init__("frozen", "Frozen", TrainConfig(), state_dim=2)
+    numbers = {"hnn": {"energy_mse": 0.0 + 1e-9, "state_mse": 5.0},
+               "baseline": {"energy_mse": 1e-2, "state_mse": 1e-3}}
+    results = {f"frozen-{model}-seed0": {m: {"mean": numbers[model].get(m, 1.0), "stderr": 0.0}
+                                         for m in METRICS} for model in numbers}
+    table = render_tables(results, {"frozen": Stub()})
+    assert ("- Frozen: HNN energy MSE 1.00e-09 is below the baseline's 1.00e-02 (10000000x); its "
+            "state MSE 5.00e+00 is NOT below the baseline's 1.00e-03.") in table
