@@ -13,8 +13,8 @@ The tasks and studies are those the experiment folders declare (`experiment-*/` 
 directories of `$HNN_EXPERIMENTS`). Each task x seed x model is one run, trained by
 `task.run(config)` with `--threads` torch threads (default 1), `--jobs` runs at a time (default:
 cores / threads); a run already saved with the same settings is skipped (--force retrains). Where
-a run is scheduled never changes its numbers (see `hnn.sweep`). Writes results.json (merged with
-the runs already listed there), table.md, figures/ and studies/ under --out.
+a run is scheduled never changes its numbers (see `hnn.sweep`). Writes, under --out, results.json
+(every run saved there, merged with the runs it already lists), table.md, figures/ and studies/.
 """
 import argparse
 import os
@@ -22,12 +22,12 @@ import time
 
 import torch
 
-from hnn.checkpoint import read_json, write_json, write_text
+from hnn.checkpoint import read_json, write_text
 from hnn.config import REPO_ROOT
 from hnn.experiments import find_studies, find_tasks, search_report
 from hnn.plots import save_loss_curves
 from hnn.report import protocol_page, render_tables
-from hnn.runs import RunsFolder, parse_run_name
+from hnn.runs import RunsFolder, parse_run_name, write_summary
 from hnn.studies import Context, fingerprint, redraw, run_study
 from hnn.sweep import Options, Run, default_jobs, make_executor, run_all
 
@@ -105,7 +105,10 @@ def train_tables(args, tasks, runs, executor):
         options.config(tasks[run.task], run, runs.path))]
     # Longest first, by the wall time results.json last recorded for the task and model.
     summary = os.path.join(args.out, "results.json")
-    previous = read_json(summary) if os.path.exists(summary) else {}
+    try:
+        previous = read_json(summary) if os.path.exists(summary) else {}
+    except ValueError:
+        previous = {}                    # write_summary says so, and rebuilds it
     recorded = {parse_run_name(name)[:2]: metrics.get("wall_time_s", 0.0)
                 for name, metrics in previous.items()}
     todo.sort(key=lambda run: -recorded.get((run.task, run.model), float("inf")))
@@ -163,13 +166,10 @@ def main():
     finally:
         executor.close()
 
-    summary_path = os.path.join(args.out, "results.json")
-    previous = read_json(summary_path) if os.path.exists(summary_path) else {}
-    results = {name: run for name, run in previous.items() if parse_run_name(name)[0] in tasks}
-    for run in wanted:
-        results[run.name] = runs.metrics(tasks[run.task], run.model, run.seed)
-    results = dict(sorted(results.items()))
-    write_json(summary_path, results)
+    missing = [run.name for run in wanted if not runs.has(tasks[run.task], run.model, run.seed)]
+    if missing:
+        raise SystemExit(f"runs missing from {runs.path} after training: {', '.join(missing)}")
+    results = write_summary(os.path.join(args.out, "results.json"), runs)
     table = render_tables(results, tasks, quick=args.quick)
     write_text(os.path.join(args.out, "table.md"), table)
     print(table)

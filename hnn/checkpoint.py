@@ -1,4 +1,6 @@
 """Checkpoints and metric files, written atomically and read back safely."""
+import contextlib
+import fcntl
 import json
 import os
 import pickle
@@ -68,6 +70,19 @@ def write_json(path, obj, allow_nan=False):
             json.dump(obj, f, indent=2, sort_keys=True, allow_nan=allow_nan)
             f.write("\n")
     atomic_write(path, write)
+
+
+@contextlib.contextmanager
+def locked(path):
+    """Hold an exclusive lock on the file `path` (made if missing) while the block runs, so that
+    processes sharing a folder take turns (POSIX `flock`)."""
+    os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def read_json(path):

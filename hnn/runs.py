@@ -4,14 +4,16 @@ one object that answers what a folder of runs holds.
 A run is `{save_dir}/{task}-{model}-seed{N}.pt` (state dict, stored config, loss curves, metrics)
 and `{task}-{model}-seed{N}.json` beside it (the metrics and the stored config).
 """
+import glob
 import math
 import os
 import re
 import tempfile
 import time
+import warnings
 from typing import NamedTuple
 
-from .checkpoint import load_checkpoint, load_state, read_json, save_checkpoint, write_json
+from .checkpoint import load_checkpoint, load_state, locked, read_json, save_checkpoint, write_json
 
 _NAME = re.compile(r"^(?P<task>.+)-(?P<model>[a-z]+)-seed(?P<seed>\d+)$")
 
@@ -115,6 +117,29 @@ def load_run(path, build):
     return model.eval(), ckpt
 
 
+def write_summary(path, runs):
+    """Update the summary `path` (results.json: {run name: metrics}) with every run saved in
+    `runs` (a RunsFolder) and return it. The summary is a view of the runs on disk: entries it
+    lists whose runs are elsewhere (a committed summary, another search path's tasks) are kept;
+    each run on disk replaces its entry. A summary that is not a JSON object is rebuilt from the
+    runs, with a warning. Processes sharing the folder take turns (a lock beside it)."""
+    with locked(os.path.join(os.path.dirname(os.fspath(path)) or ".", ".results.lock")):
+        previous = {}
+        if os.path.exists(path):
+            try:
+                previous = read_json(path)
+                if not isinstance(previous, dict):
+                    raise ValueError(f"it holds a {type(previous).__name__}")
+            except ValueError as err:
+                warnings.warn(f"{path} is not a JSON object of runs ({err}); rebuilding it from "
+                              f"the runs in {runs.path}", stacklevel=2)
+                previous = {}
+        results = {**previous, **runs.saved_metrics()}
+        results = dict(sorted(results.items()))
+        write_json(path, results)
+    return results
+
+
 class RunsFolder:
     """The saved runs in one folder. Every query names a task (an `hnn.tasks.Task`), a model and
     a seed; loading rebuilds the model with the task's `build`."""
@@ -162,6 +187,15 @@ class RunsFolder:
                                  f"{model}, seed {seed}")
             return task.build(task.config(**{k: v for k, v in stored.items() if k != "task"}))
         return load_run(path, build)
+
+    def saved_metrics(self):
+        """{run name: metrics} of every run with both files in the folder."""
+        found = {}
+        for path in sorted(glob.glob(os.path.join(glob.escape(self.path), "*.json"))):
+            name = os.path.basename(path)[:-len(".json")]
+            if _NAME.match(name) and os.path.exists(path[:-len(".json")] + ".pt"):
+                found[name] = read_json(path)
+        return found
 
     def load_models(self, task, seed=0, models=None):
         """{model: (module, checkpoint)} of `models` (default: `saved_models`)."""

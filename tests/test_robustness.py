@@ -3,6 +3,8 @@ from one training, metrics are validated before they are saved, and bad settings
 arguments are refused before any work, with the thing named."""
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from hnn.config import ConfigError, TrainConfig
 from hnn.data import split_in_order
 from hnn.experiments import find_tasks
 from hnn.report import render_tables
-from hnn.runs import RunsFolder
+from hnn.runs import RunsFolder, write_summary
 from hnn.sweep import store_files
 from hnn.tasks import METRICS, HamiltonianConfig, HamiltonianTask, Task
 
@@ -153,3 +155,35 @@ def test_the_energy_verdict_says_when_the_hnn_loses_on_the_state():
     table = render_tables(results, {"frozen": Stub()})
     assert ("- Frozen: HNN energy MSE 1.00e-09 is below the baseline's 1.00e-02 (10000000x); its "
             "state MSE 5.00e+00 is NOT below the baseline's 1.00e-03.") in table
+
+
+def test_the_summary_is_a_view_of_the_runs_on_disk(tmp_path):
+    spring = TASKS["spring"]
+    runs = RunsFolder(tmp_path / "runs")
+    for model in ("baseline", "hnn"):
+        spring.run(spring.config(quick=True, quiet=True, model=model, save_dir=runs.path))
+    summary = tmp_path / "results.json"
+    elsewhere = {"duffing-hnn-seed0": {"energy_mse": {"mean": 1.0, "stderr": 0.1}}}
+    write_json(summary, elsewhere)            # a run of a task found through another search path
+    assert sorted(write_summary(summary, runs)) == [
+        "duffing-hnn-seed0", "spring-baseline-seed0", "spring-hnn-seed0"]       # nothing dropped
+    summary.unlink()
+    assert sorted(write_summary(summary, runs)) == ["spring-baseline-seed0", "spring-hnn-seed0"]
+    for broken in ('{"spring-hnn-seed0": {', "[1, 2]"):
+        summary.write_text(broken)
+        with pytest.warns(UserWarning, match=f"{summary} is not a JSON object of runs .*rebuilding "
+                                             f"it from the runs in {runs.path}"):
+            rebuilt = write_summary(summary, runs)
+        assert rebuilt == json.loads(summary.read_text()) and len(rebuilt) == 2
+
+
+@pytest.mark.slow
+def test_two_reproductions_into_one_folder_keep_each_others_runs(tmp_path, repo):
+    commands = [subprocess.Popen([sys.executable, "reproduce.py", "--quick", "--tasks", "spring",
+                                  "--seeds", str(seed), "--jobs", "1", "--no-studies",
+                                  "--out", str(tmp_path)], cwd=repo, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL) for seed in (0, 1)]
+    assert [command.wait(timeout=300) for command in commands] == [0, 0]
+    listed = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(listed) == sorted(f"spring-{m}-seed{s}" for m in TASKS["spring"].models
+                                    for s in (0, 1))
