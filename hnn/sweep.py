@@ -134,12 +134,17 @@ class RayExecutor:
     """Ray tasks, each declaring `threads` CPUs (and one GPU when the device is cuda).
 
     `address` is a running cluster's address (`auto`, `ray://host:10001`, ...) or `local`, which
-    starts a cluster on this machine for the sweep. The workers get this repository's code and
-    bundled data through Ray's `working_dir`, so they need no shared filesystem."""
+    starts a cluster on this machine for the sweep with Ray's token authentication on
+    (`RAY_AUTH_MODE=token`, Ray >= 2.52): Ray's services listen on every interface, and refuse
+    every caller without the token that Ray keeps in `~/.ray/auth_token` (made private here).
+    The workers get this repository's code and bundled data through Ray's `working_dir`, so they
+    need no shared filesystem."""
 
     parallel = True
 
     def __init__(self, address, options):
+        if address == "local":
+            os.environ.setdefault("RAY_AUTH_MODE", "token")    # read when Ray is imported
         try:
             import ray
         except ImportError:
@@ -152,6 +157,9 @@ class RayExecutor:
         kwargs = dict(runtime_env=env, log_to_driver=False, include_dashboard=False)
         if address == "local":
             ray.init(num_cpus=len(os.sched_getaffinity(0)), **kwargs)
+            token = os.path.expanduser(os.path.join("~", ".ray", "auth_token"))
+            if os.path.exists(token):
+                os.chmod(token, 0o600)          # Ray writes it readable by every local user
         else:
             ray.init(address=address, **kwargs)
         gpus = 1 if options.device.startswith("cuda") else 0

@@ -1,5 +1,8 @@
 """Scheduling many runs (`hnn.sweep`): storing, ordering and failing."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -41,3 +44,35 @@ def test_default_jobs_fill_the_cores_at_the_thread_count():
     import os
     cores = len(os.sched_getaffinity(0))
     assert default_jobs(1) == cores and default_jobs(cores) == 1 and default_jobs(4 * cores) == 1
+
+
+HEAD = """
+import os, subprocess, sys
+from hnn.sweep import Options, RayExecutor
+executor = RayExecutor("local", Options())
+address = executor.ray.get_runtime_context().gcs_address
+probe = f"import ray; ray.init(address={address!r}); print('connected')"
+clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+print("private", oct(os.stat(os.path.expanduser("~/.ray/auth_token")).st_mode & 0o777))
+callers = {"none": {}, "wrong": {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "x" * 32},
+           "right": {"RAY_AUTH_MODE": "token"}}
+for label, extra in callers.items():
+    result = subprocess.run([sys.executable, "-c", probe], env={**clean, **extra},
+                            capture_output=True, text=True, timeout=120)
+    print(label, result.returncode, "connected" in result.stdout)
+executor.close()
+"""
+
+
+@pytest.mark.slow
+def test_a_local_cluster_refuses_callers_without_its_token(tmp_path):
+    """`--cluster local` starts Ray with token authentication: a client without the token, or
+    with a wrong one, cannot connect; one with it can (so the refusal is the token's)."""
+    pytest.importorskip("ray")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    result = subprocess.run([sys.executable, "-c", HEAD], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout.splitlines()
+    assert "private 0o600" in out
+    assert "none 1 False" in out and "wrong 1 False" in out and "right 0 True" in out
