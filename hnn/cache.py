@@ -62,6 +62,10 @@ def cached(name, settings, make, directory=None, quiet=False):
                 warnings.warn(f"cache {path} was made with other settings; regenerating")
             elif stale := _keys_problem(data.pop(KEYS_ENTRY, None), data):
                 warnings.warn(f"cache {path} is stale or corrupt: {stale}; regenerating")
+            elif broken := sorted(k for k, v in data.items()
+                                  if v.dtype.kind in "fc" and not np.isfinite(v).all()):
+                warnings.warn(f"cache {path} is corrupt: the arrays {broken} are not finite; "
+                              f"regenerating")
             else:
                 return data
         except ValueError as err:

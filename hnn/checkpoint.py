@@ -98,7 +98,10 @@ def save_checkpoint(path, model, config, curves, metrics):
         "curves": dict(curves),
         "metrics": dict(metrics),
     }
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    try:
+        atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    except (OSError, RuntimeError) as err:     # a full disk surfaces as torch's "enforce fail"
+        raise OSError(f"cannot write checkpoint {path}: {err}") from err
 
 
 def load_checkpoint(path):
@@ -128,6 +131,10 @@ def load_checkpoint(path):
     if bad:
         raise ValueError(f"checkpoint {path}: state_dict entries {bad} are not named tensors, "
                          f"expected a dict of str to torch.Tensor")
+    broken = sorted(k for k, v in ckpt["state_dict"].items()
+                    if v.is_floating_point() and not torch.isfinite(v).all())
+    if broken:
+        raise ValueError(f"checkpoint {path}: the weights {broken} are not finite")
     return ckpt
 
 

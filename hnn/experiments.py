@@ -22,6 +22,7 @@ import re
 import sys
 
 from .config import REPO_ROOT
+from .tasks import Task
 
 SEARCH_PATH_ENV = "HNN_EXPERIMENTS"
 FOLDER_PATTERN = "experiment-*"
@@ -100,6 +101,9 @@ def folder_tasks(folder):
     tasks = getattr(load_folder(folder), "TASKS", None)
     if not tasks:
         raise ValueError(f"experiment folder {folder} declares no TASKS in its __init__.py")
+    if not isinstance(tasks, (list, tuple)) or not all(isinstance(t, Task) for t in tasks):
+        raise TypeError(f"experiment folder {folder}: TASKS must be a list of hnn.Task, got "
+                        f"{tasks!r}")
     return list(tasks)
 
 

@@ -10,6 +10,8 @@ import dataclasses
 import multiprocessing
 import os
 import tempfile
+import threading
+import time
 
 from tqdm.auto import tqdm
 
@@ -111,14 +113,26 @@ class SerialExecutor:
         self.calls.clear()
 
 
+def exit_with_parent(parent, every=1.0):
+    """Run in a worker: end the process once `parent` (a pid) is no longer its parent, so that
+    workers of a driver that was killed do not train on for nobody (polled: portable, and idle)."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class ProcessExecutor:
-    """A pool of `jobs` fresh (spawned) Python processes on this machine."""
+    """A pool of `jobs` fresh (spawned) Python processes on this machine; they exit when this
+    process dies."""
 
     parallel = True
 
     def __init__(self, jobs):
         self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent, initargs=(os.getpid(),))
 
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)

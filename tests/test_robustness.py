@@ -187,3 +187,44 @@ def test_two_reproductions_into_one_folder_keep_each_others_runs(tmp_path, repo)
     listed = json.loads((tmp_path / "results.json").read_text())
     assert sorted(listed) == sorted(f"spring-{m}-seed{s}" for m in TASKS["spring"].models
                                     for s in (0, 1))
+
+
+def test_non_finite_weights_and_cached_data_are_refused(tmp_path):
+    from hnn.cache import cached
+    from hnn.checkpoint import load_checkpoint
+    model = build_model(2, 4)
+    with torch.no_grad():
+        model.net.linear2.weight[0, 0] = math.nan
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, model, {}, {}, {})
+    with pytest.raises(ValueError, match=r"run.pt: the weights \['net.linear2.weight'\] are not "
+                                         r"finite"):
+        load_checkpoint(path)
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"x": np.array([1.0, math.nan if len(calls) == 1 else 2.0])}
+    cached("demo", {"a": 1}, make, directory=tmp_path, quiet=True)       # written with a NaN
+    with pytest.warns(UserWarning, match=r"is corrupt: the arrays \['x'\] are not finite"):
+        data = cached("demo", {"a": 1}, make, directory=tmp_path, quiet=True)
+    assert len(calls) == 2 and np.isfinite(data["x"]).all()
+
+
+def test_a_checkpoint_that_cannot_be_written_names_its_path(tmp_path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("enforce fail at inline_container.cc:626] . unexpected pos 64")
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match=f"cannot write checkpoint {tmp_path / 'run.pt'}: enforce"):
+        save_checkpoint(tmp_path / "run.pt", build_model(2, 4), {}, {}, {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tasks_that_are_not_a_list_of_tasks_are_named(tmp_path):
+    from hnn.experiments import folder_tasks
+    folder = tmp_path / "experiment-odd"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("TASKS = 'spring'\n")
+    with pytest.raises(TypeError, match=f"experiment folder {folder}: TASKS must be a list of "
+                                        "hnn.Task, got 'spring'"):
+        folder_tasks(str(folder))

@@ -76,3 +76,46 @@ def test_a_local_cluster_refuses_callers_without_its_token(tmp_path):
     out = result.stdout.splitlines()
     assert "private 0o600" in out
     assert "none 1 False" in out and "wrong 1 False" in out and "right 0 True" in out
+
+
+def workers_of(pid):
+    """The pids of the spawned pool workers whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline") as f:
+                spawned = "spawn_main" in f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and spawned:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_workers_exit_when_their_driver_is_killed(tmp_path, repo):
+    import signal
+    import time
+    driver = subprocess.Popen([sys.executable, "reproduce.py", "--tasks", "spring", "--jobs", "2",
+                               "--no-studies", "--out", str(tmp_path)], cwd=repo,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(workers := workers_of(driver.pid)) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert len(workers) == 2
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    deadline = time.time() + 20
+    while any(map(alive, workers)) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(map(alive, workers)), "the pool's workers outlived their driver"
