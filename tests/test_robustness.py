@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import hnn.sweep
-from hnn import build_model, odeint
+from hnn import build_model, fit, odeint
 from hnn.checkpoint import save_checkpoint, write_json
 from hnn.config import ConfigError, TrainConfig
 from hnn.data import split_in_order
@@ -228,3 +228,96 @@ def test_tasks_that_are_not_a_list_of_tasks_are_named(tmp_path):
     with pytest.raises(TypeError, match=f"experiment folder {folder}: TASKS must be a list of "
                                         "hnn.Task, got 'spring'"):
         folder_tasks(str(folder))
+
+
+# A broken core must fail these (fast) tests: each guards a mutation that once passed them all.
+class Shift(torch.nn.Module):
+    """A model of one parameter `w`: its loss is w itself, so every Adam update moves it by lr."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+
+def test_fit_makes_every_update():
+    model = Shift()
+    split = {"x": torch.zeros(4, 1)}
+    fit(model, lambda m, batch: m.w.sum() + 0 * batch["x"].sum(), split, split, total_steps=9,
+        learn_rate=0.01, quiet=True)
+    # Adam on a constant gradient steps by lr (1 - 1e-8): total_steps + 1 = 10 updates
+    assert model.w.item() == pytest.approx(-0.1, rel=1e-5)
+
+
+RAN = []
+
+
+def record(value):
+    RAN.append(value)
+    return value
+
+
+class Payload:
+    def __reduce__(self):
+        return record, ("code ran",)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path):
+    from hnn.checkpoint import load_checkpoint
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": {}, "config": {}, "curves": {}, "metrics": {"x": Payload()}}, path)
+    with pytest.raises(ValueError, match="is corrupt or not a torch checkpoint"):
+        load_checkpoint(path)
+    assert RAN == []                          # weights_only=True: no pickle was run
+
+
+def test_a_run_saved_with_other_settings_is_not_up_to_date(tmp_path):
+    spring = TASKS["spring"]
+    config = spring.config(quick=True, quiet=True, save_dir=str(tmp_path))
+    spring.run(config)
+    assert spring.is_up_to_date(config)
+    for change in (dict(eval_substeps=2), dict(total_steps=21), dict(seed=0, samples=11)):
+        other = spring.config(quick=True, quiet=True, save_dir=str(tmp_path), **change)
+        assert not spring.is_up_to_date(other), change
+
+
+class Linear(torch.nn.Module):
+    """The exact linear field x' = A x as a model (float64)."""
+
+    def __init__(self, A):
+        super().__init__()
+        self.A = torch.nn.Parameter(torch.as_tensor(A, dtype=torch.float64), requires_grad=False)
+
+    def time_derivative(self, x):
+        return x @ self.A.T
+
+
+def test_the_energy_mse_is_against_the_true_energy_along_the_truth():
+    """On the damped spring the energy decays: the exact field scores 0, a frozen model scores
+    the decay itself (its own energy never moves)."""
+    from hnn.metrics import rollout_errors
+    damped = TASKS["damped"]
+    x0, t, truth = damped.evaluation_trajectories()
+    A = sys.modules[damped.dynamics.__module__].SYSTEM
+    exact = rollout_errors(Linear(A), damped.hamiltonian, x0, t, truth, substeps=10)
+    frozen = rollout_errors(Linear(np.zeros((2, 2))), damped.hamiltonian, x0, t, truth)
+    decay = np.mean((damped.hamiltonian(truth) - damped.hamiltonian(x0)[:, None]) ** 2)
+    assert exact["energy_mse"]["mean"] < 1e-12 and exact["state_mse"]["mean"] < 1e-12
+    assert frozen["energy_mse"]["mean"] == pytest.approx(decay, rel=1e-9) and decay > 1e-2
+
+
+def test_each_table_column_holds_its_model_and_metric():
+    class Stub(Task):
+        def __init__(self):
+            super().__init__("stub", "Stub", TrainConfig(), state_dim=2)
+    value = {"baseline": 1.0, "hnn": 2.0}
+    scale = {m: 10.0 ** i for i, m in enumerate(METRICS)}
+    results = {f"stub-{model}-seed0": {m: {"mean": value[model] * scale[m], "stderr": 0.0}
+                                       for m in METRICS} for model in value}
+    table = render_tables(results, {"stub": Stub()})
+    header = next(line for line in table.splitlines() if line.startswith("| Task | train loss"))
+    row = next(line for line in table.splitlines() if line.startswith("| Stub |"))
+    for title, cell in zip(header.split(" | ")[1:], row.split(" | ")[1:]):
+        metric, model = title.rstrip(" |").split(" (")
+        model = "hnn" if model.startswith("HNN") else "baseline"
+        expected = value[model] * scale[metric.replace(" ", "_")]
+        assert cell.startswith(f"{expected:.2e} ±"), (title, cell)
