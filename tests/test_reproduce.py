@@ -130,3 +130,19 @@ def test_table_marks_misses_uses_seed_spread_and_dashes_missing_paper_numbers():
     assert "| Spring (seeds 0, 1) |" in two
     assert "1.25e+00 ± 3.5e-01<br>" in two                   # mean ± std over the two seeds
     assert differs((1.5, 0.01), (1.0, 0.1)) and not differs((1.05, 0.01), (1.0, 0.1))
+
+
+@pytest.mark.slow
+def test_a_notebook_without_runs_says_which_are_missing(tmp_path, monkeypatch):
+    (tmp_path / "runs").mkdir()
+    monkeypatch.setenv("HNN_RESULTS_DIR", str(tmp_path))
+    path = os.path.join(os.path.dirname(__file__), "..", "notebooks", "analyze-spring.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [cell for cell in nb.cells if cell.cell_type == "code"
+                and ("has_pair" in cell.source or cell.source.lstrip().startswith("import"))]
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": os.path.dirname(path)}}).execute()
+    printed = "".join(o.get("text", "") for cell in nb.cells for o in cell.outputs
+                      if o.output_type == "stream")
+    assert (f"no baseline and HNN runs of spring in {tmp_path / 'runs'}: run "
+            "`python reproduce.py --tasks spring`") in printed
