@@ -321,3 +321,36 @@ def test_each_table_column_holds_its_model_and_metric():
         model = "hnn" if model.startswith("HNN") else "baseline"
         expected = value[model] * scale[metric.replace(" ", "_")]
         assert cell.startswith(f"{expected:.2e} ±"), (title, cell)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cut", range(5))
+def test_a_force_sweep_killed_at_any_write_then_rerun_retrains_exactly_the_broken_runs(
+        tmp_path, monkeypatch, cut):
+    """Two runs, four writes (.pt then .json of each); the sweep dies at write `cut`."""
+    from hnn.sweep import Options, Run, SerialExecutor, run_all
+    spring, options, folder = TASKS["spring"], Options(quick=True), str(tmp_path / "runs")
+    runs = [Run("spring", "baseline", 0), Run("spring", "hnn", 0)]
+    run_all(runs, folder, options, SerialExecutor(), quiet=True)
+    real, writes = hnn.sweep.atomic_write, []
+
+    def dies_at_the_cut(path, write):
+        if len(writes) == cut:
+            raise KeyboardInterrupt
+        writes.append(path)
+        real(path, write)
+    monkeypatch.setattr(hnn.sweep, "atomic_write", dies_at_the_cut)
+    if cut < 4:
+        with pytest.raises(KeyboardInterrupt):
+            run_all(runs, folder, options, SerialExecutor(), quiet=True)     # --force
+    else:
+        run_all(runs, folder, options, SerialExecutor(), quiet=True)
+    monkeypatch.setattr(hnn.sweep, "atomic_write", real)
+    stale = [run for run in runs
+             if not spring.is_up_to_date(options.config(spring, run, folder))]
+    broken = {0: runs[:1], 1: runs[:1], 2: runs[1:], 3: runs[1:], 4: []}[cut]
+    assert stale == broken
+    run_all(stale, folder, options, SerialExecutor(), quiet=True)
+    assert all(spring.is_up_to_date(options.config(spring, run, folder)) for run in runs)
+    summary = write_summary(tmp_path / "results.json", RunsFolder(folder))
+    assert sorted(summary) == sorted(run.name for run in runs)
