@@ -354,3 +354,28 @@ def test_a_force_sweep_killed_at_any_write_then_rerun_retrains_exactly_the_broke
     assert all(spring.is_up_to_date(options.config(spring, run, folder)) for run in runs)
     summary = write_summary(tmp_path / "results.json", RunsFolder(folder))
     assert sorted(summary) == sorted(run.name for run in runs)
+
+
+def test_a_copied_results_folder_checks_its_own_figures(tmp_path):
+    import shutil
+
+    from hnn.studies import redraw
+    drawn = []
+
+    def draw(folder):
+        def write():
+            drawn.append(folder)
+            (folder / "fig.png").write_text("figure")
+            return [str(folder / "fig.png")]
+        return write
+    original, copy = tmp_path / "a", tmp_path / "b"
+    original.mkdir()
+    redraw(str(original / ".fig.done"), "key", draw(original))
+    shutil.copytree(original, copy)
+    redraw(str(copy / ".fig.done"), "key", draw(copy))
+    assert drawn == [original]                          # the copy's figure is there: kept
+    (copy / "fig.png").unlink()
+    redraw(str(copy / ".fig.done"), "key", draw(copy))
+    assert drawn == [original, copy]                    # its own figure is gone: redrawn
+    redraw(str(copy / ".fig.done"), "other key", draw(copy))
+    assert drawn == [original, copy, copy]              # its inputs changed: redrawn
