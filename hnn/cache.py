@@ -7,11 +7,12 @@ import zipfile
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, digest
 from .config import REPO_ROOT
 
 SETTINGS_ENTRY = "settings_json"  # bookkeeping entries stored beside the arrays
 KEYS_ENTRY = "keys_json"
+DIGEST_ENTRY = "digest"           # `hnn.checkpoint.digest` of the arrays
 
 
 def cache_dir():
@@ -58,10 +59,14 @@ def cached(name, settings, make, directory=None, quiet=False):
     if os.path.exists(path):
         try:
             data = load_npz(path)
+            recorded_digest = str(data.pop(DIGEST_ENTRY, ""))
             if str(data.pop(SETTINGS_ENTRY, "")) != stored:
                 warnings.warn(f"cache {path} was made with other settings; regenerating")
             elif stale := _keys_problem(data.pop(KEYS_ENTRY, None), data):
                 warnings.warn(f"cache {path} is stale or corrupt: {stale}; regenerating")
+            elif recorded_digest != digest(data):
+                warnings.warn(f"cache {path} is corrupt: its arrays do not match their digest "
+                              f"(edited, or written before digests); regenerating")
             elif broken := sorted(k for k, v in data.items()
                                   if v.dtype.kind in "fc" and not np.isfinite(v).all()):
                 warnings.warn(f"cache {path} is corrupt: the arrays {broken} are not finite; "
@@ -71,13 +76,14 @@ def cached(name, settings, make, directory=None, quiet=False):
         except ValueError as err:
             warnings.warn(f"{err}; regenerating")
     data = make()
-    reserved = sorted({SETTINGS_ENTRY, KEYS_ENTRY} & set(data))
+    reserved = sorted({SETTINGS_ENTRY, KEYS_ENTRY, DIGEST_ENTRY} & set(data))
     if reserved:
         raise ValueError(f"the data for cache {path} uses the reserved names {reserved}; "
                          f"expected other array names")
     try:
         save_npz(path, {**data, SETTINGS_ENTRY: np.array(stored),
-                        KEYS_ENTRY: np.array(json.dumps(sorted(data)))})
+                        KEYS_ENTRY: np.array(json.dumps(sorted(data))),
+                        DIGEST_ENTRY: np.array(digest(data))})
     except OSError as err:
         warnings.warn(f"cannot write cache {path} ({err}); using the data in memory")
         return data

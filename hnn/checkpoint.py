@@ -1,6 +1,7 @@
 """Checkpoints and metric files, written atomically and read back safely."""
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import pickle
@@ -8,6 +9,7 @@ import tempfile
 import time
 import zipfile
 
+import numpy as np
 import torch
 
 STALE_TMP_SECONDS = 600  # a temp file this old belongs to a writer that was killed
@@ -36,6 +38,19 @@ def sweep_stale_temps(directory, prefix, suffix=".tmp"):
                 os.remove(entry.path)
         except OSError:
             pass
+
+
+def digest(arrays):
+    """A sha256 of named arrays or tensors (`{name: array}`): names, dtypes, shapes and bytes, so
+    that any change to a saved number shows."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        value = arrays[name]
+        tensor = isinstance(value, torch.Tensor)
+        array = value.detach().cpu().numpy() if tensor else np.asarray(value)
+        h.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
 
 
 def atomic_write(path, write):

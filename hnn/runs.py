@@ -13,7 +13,15 @@ import time
 import warnings
 from typing import NamedTuple
 
-from .checkpoint import load_checkpoint, load_state, locked, read_json, save_checkpoint, write_json
+from .checkpoint import (
+    digest,
+    load_checkpoint,
+    load_state,
+    locked,
+    read_json,
+    save_checkpoint,
+    write_json,
+)
 
 _NAME = re.compile(r"^(?P<task>.+)-(?P<model>[a-z]+)-seed(?P<seed>\d+)$")
 
@@ -67,6 +75,8 @@ def check_writable(save_dir):
 
 
 REQUIRED_METRICS = ("train_loss", "test_loss", "energy_mse", "state_mse")
+DIGEST = "weights_sha256"         # in a run's .json: `hnn.checkpoint.digest` of its weights
+BOOKKEEPING = ("config", DIGEST)  # the .json's entries that are not metrics
 
 
 def check_metrics(name, metrics):
@@ -97,7 +107,7 @@ def save_run(save_dir, name, model, stored, curves, metrics, started=None, quiet
     if os.path.exists(json_path):
         os.remove(json_path)
     save_checkpoint(ckpt_path, model, stored, curves, metrics)
-    write_json(json_path, {**metrics, "config": stored})
+    write_json(json_path, {**metrics, "config": stored, DIGEST: digest(model.state_dict())})
     if not quiet:
         print(f"{name}  ->  {ckpt_path}")
         for key, value in metrics.items():
@@ -177,7 +187,7 @@ class RunsFolder:
     def load(self, task, model="hnn", seed=0):
         """(model in eval mode on cpu, checkpoint dict). A checkpoint whose stored task, model or
         seed is not the one asked for raises ValueError."""
-        path = self.paths(task, model, seed).checkpoint
+        path, json_path = self.paths(task, model, seed)
 
         def build(stored):
             held = tuple(stored.get(key) for key in ("task", "model", "seed"))
@@ -186,7 +196,12 @@ class RunsFolder:
                                  f"{held[1]}, seed {held[2]}; expected task {task.name}, model "
                                  f"{model}, seed {seed}")
             return task.build(task.config(**{k: v for k, v in stored.items() if k != "task"}))
-        return load_run(path, build)
+        module, ckpt = load_run(path, build)
+        expected = read_json(json_path).get(DIGEST) if os.path.exists(json_path) else None
+        if expected is not None and digest(ckpt["state_dict"]) != expected:
+            raise ValueError(f"checkpoint {path}: its weights do not match the digest in "
+                             f"{json_path} (edited or corrupt); retrain the run")
+        return module, ckpt
 
     def saved_metrics(self):
         """{run name: metrics} of every run with both files in the folder."""

@@ -22,7 +22,7 @@ from .config import MODELS, TrainConfig, arg, parse_config, stored_config
 from .data import evaluation_states, ring_states, solve_batch, trajectory_dataset
 from .metrics import loss_summary, rollout_errors
 from .models import build_model
-from .runs import RunsFolder, check_writable, is_up_to_date, run_name, save_run
+from .runs import BOOKKEEPING, RunsFolder, check_writable, is_up_to_date, run_name, save_run
 from .training import derivative_loss, fit
 
 TABLE_1 = "Table 1"
@@ -210,7 +210,7 @@ class Task:
         except (OSError, ValueError):
             return False
         return ckpt["config"] == stored and ckpt["metrics"] == {
-            k: v for k, v in saved.items() if k != "config"}
+            k: v for k, v in saved.items() if k not in BOOKKEEPING}
 
     def run(self, config):
         """Make the data, train a model, evaluate it and save the run; returns its metrics.

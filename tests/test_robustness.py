@@ -379,3 +379,31 @@ def test_a_copied_results_folder_checks_its_own_figures(tmp_path):
     assert drawn == [original, copy]                    # its own figure is gone: redrawn
     redraw(str(copy / ".fig.done"), "other key", draw(copy))
     assert drawn == [original, copy, copy]              # its inputs changed: redrawn
+
+
+def test_edited_weights_or_cached_arrays_do_not_match_their_digest(tmp_path):
+    from hnn.cache import cached, load_npz
+    spring = TASKS["spring"]
+    config = spring.config(quick=True, quiet=True, save_dir=str(tmp_path))
+    spring.run(config)
+    runs = RunsFolder(tmp_path)
+    model, ckpt = runs.load(spring, "hnn", 0)
+    with torch.no_grad():
+        model.net.linear1.bias[0] += 1e-6                      # bookkeeping intact, a number not
+    save_checkpoint(runs.paths(spring, "hnn", 0).checkpoint, model, ckpt["config"],
+                    ckpt["curves"], ckpt["metrics"])
+    with pytest.raises(ValueError, match=r"its weights do not match the digest in "
+                                         r".*hnn-seed0\.json \(edited or corrupt\)"):
+        runs.load(spring, "hnn", 0)
+    assert not spring.is_up_to_date(config)
+
+    def make():
+        return {"x": np.arange(4.0)}
+    cached("demo", {"a": 1}, make, directory=tmp_path, quiet=True)
+    (path,) = tmp_path.glob("demo-*.npz")
+    arrays = load_npz(path)
+    arrays["x"] = arrays["x"] + 1.0
+    np.savez(path, **arrays)
+    with pytest.warns(UserWarning, match="its arrays do not match their digest"):
+        assert cached("demo", {"a": 1}, make, directory=tmp_path, quiet=True)["x"].tolist() == \
+            [0.0, 1.0, 2.0, 3.0]
