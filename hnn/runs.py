@@ -204,12 +204,18 @@ class RunsFolder:
         return module, ckpt
 
     def saved_metrics(self):
-        """{run name: metrics} of every run with both files in the folder."""
+        """{run name: its .json} of every run with both files in the folder; a `.json` that is
+        not JSON is left out with a warning (the run is not up to date, so it is retrained when
+        asked for)."""
         found = {}
         for path in sorted(glob.glob(os.path.join(glob.escape(self.path), "*.json"))):
             name = os.path.basename(path)[:-len(".json")]
             if _NAME.match(name) and os.path.exists(path[:-len(".json")] + ".pt"):
-                found[name] = read_json(path)
+                try:
+                    found[name] = read_json(path)
+                except ValueError as err:
+                    warnings.warn(f"{path} is not JSON ({err}); left out of the summary",
+                                  stacklevel=2)
         return found
 
     def load_models(self, task, seed=0, models=None):

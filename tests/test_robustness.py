@@ -169,6 +169,10 @@ def test_the_summary_is_a_view_of_the_runs_on_disk(tmp_path):
         "duffing-hnn-seed0", "spring-baseline-seed0", "spring-hnn-seed0"]       # nothing dropped
     summary.unlink()
     assert sorted(write_summary(summary, runs)) == ["spring-baseline-seed0", "spring-hnn-seed0"]
+    (tmp_path / "runs" / "spring-hnn-seed0.json").write_text('{"train_loss": ')    # a torn run
+    with pytest.warns(UserWarning, match=r"spring-hnn-seed0.json is not JSON .*left out"):
+        assert sorted(write_summary(summary, runs)) == ["spring-baseline-seed0", "spring-hnn-seed0"]
+    spring.run(spring.config(quick=True, quiet=True, model="hnn", save_dir=runs.path))
     for broken in ('{"spring-hnn-seed0": {', "[1, 2]"):
         summary.write_text(broken)
         with pytest.warns(UserWarning, match=f"{summary} is not a JSON object of runs .*rebuilding "
