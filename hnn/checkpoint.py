@@ -56,8 +56,9 @@ def digest(arrays):
 def atomic_write(path, write):
     """Call `write(tmp_path)` on a temporary file beside `path`, then rename it onto `path`.
 
-    A crash or error leaves the old file (or nothing) in place, never a half-written one. Temp
-    files of `path` left by a killed writer are removed once older than STALE_TMP_SECONDS."""
+    A crash or error leaves the old file (or nothing) in place, never a half-written one; an
+    OSError (a full disk: errno 28) is raised again with `path` in its message. Temp files of
+    `path` left by a killed writer are removed once older than STALE_TMP_SECONDS."""
     path = os.fspath(path)
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
@@ -71,9 +72,11 @@ def atomic_write(path, write):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, OSError) and path not in str(err):
+            raise OSError(err.errno, f"cannot write {path}: {err.strerror or err}") from err
         raise
 
 
@@ -115,7 +118,7 @@ def save_checkpoint(path, model, config, curves, metrics):
     }
     try:
         atomic_write(path, lambda tmp: torch.save(payload, tmp))
-    except (OSError, RuntimeError) as err:     # a full disk surfaces as torch's "enforce fail"
+    except RuntimeError as err:     # a full disk surfaces as torch's "enforce fail"
         raise OSError(f"cannot write checkpoint {path}: {err}") from err
 
 

@@ -82,3 +82,17 @@ def test_amplification_is_one_for_a_rotation_and_grows_for_a_saddle():
         1.0, abs=1e-2)
     saddle = HNN(Scalar(lambda x: x[:, 0] * x[:, 1])).double()      # dq/dt = q, dp/dt = -p
     assert reversal.amplification(saddle.time_derivative, X0, 0.1, 50) > 10      # e^5 along q
+
+
+def test_energy_error_path_is_the_exact_energy_lost_by_rk4_on_an_oscillator():
+    """H = q^2 + p^2 rotates at rate 2; one RK4 step scales the state by |R(2i dt)| with
+    R(z) = 1 + z + z^2/2 + z^3/6 + z^4/24, so after n steps |H(x_n) - H(x_0)| = H0 (1 - |R|^2n).
+    The error is a magnitude: RK4 loses energy here, so a signed error would be negative."""
+    dt, steps = 0.3, 40
+    t, errors = reversal.energy_error_path(OSCILLATOR, X0, dt, steps, "rk4", every=10)
+    z = 2j * dt
+    gain = abs(1 + z + z ** 2 / 2 + z ** 3 / 6 + z ** 4 / 24) ** 2
+    h0 = float((X0 ** 2).sum(-1).max())
+    expected = [h0 * (1 - gain ** n) for n in range(0, steps + 1, 10)]
+    assert t.tolist() == pytest.approx([0.0, 3.0, 6.0, 9.0, 12.0])
+    assert errors == pytest.approx(expected, rel=1e-10) and errors[-1] > 1e-3

@@ -1,8 +1,11 @@
 """Nothing lost or trusted wrongly under interruption and bad input: a run's two files always come
 from one training, metrics are validated before they are saved, and bad settings and library
 arguments are refused before any work, with the thing named."""
+import errno
 import json
 import math
+import os
+import re
 import subprocess
 import sys
 
@@ -411,3 +414,18 @@ def test_edited_weights_or_cached_arrays_do_not_match_their_digest(tmp_path):
     with pytest.warns(UserWarning, match="its arrays do not match their digest"):
         assert cached("demo", {"a": 1}, make, directory=tmp_path, quiet=True)["x"].tolist() == \
             [0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_full_disk_while_writing_json_names_the_file_and_keeps_the_old_one(tmp_path,
+                                                                              monkeypatch):
+    target = tmp_path / "results.json"
+    write_json(target, {"old": 1})
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(json, "dump", full_disk)
+    with pytest.raises(OSError, match=re.escape(f"cannot write {target}: No space left")) as err:
+        write_json(target, {"new": 2})
+    assert err.value.errno == errno.ENOSPC
+    assert json.loads(target.read_text()) == {"old": 1}
+    assert os.listdir(tmp_path) == ["results.json"]         # no temp file left

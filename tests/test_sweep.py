@@ -78,20 +78,32 @@ def test_a_local_cluster_refuses_callers_without_its_token(tmp_path):
     assert "none 1 False" in out and "wrong 1 False" in out and "right 0 True" in out
 
 
-def workers_of(pid):
-    """The pids of the spawned pool workers whose parent is `pid`."""
-    found = []
+def children_of(pid):
+    """{child pid: its command line} of the processes whose parent is `pid`."""
+    found = {}
     for entry in os.listdir("/proc"):
         try:
             with open(f"/proc/{entry}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{entry}/cmdline") as f:
-                spawned = "spawn_main" in f.read()
+                cmdline = f.read()
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == pid and spawned:
-            found.append(int(entry))
+        if ppid == pid:
+            found[int(entry)] = cmdline
     return found
+
+
+def workers_of(pid):
+    """The pids of the spawned pool workers whose parent is `pid`."""
+    return [child for child, cmdline in children_of(pid).items() if "spawn_main" in cmdline]
+
+
+def ray_training_workers_of(pid):
+    """The pids of the Ray workers running a training (`ray::train_files`) under the raylet that
+    the driver `pid` started."""
+    return [worker for child, cmdline in children_of(pid).items() if "raylet" in cmdline
+            for worker, name in children_of(child).items() if name.startswith("ray::train")]
 
 
 def alive(pid):
@@ -119,3 +131,25 @@ def test_workers_exit_when_their_driver_is_killed(tmp_path, repo):
     while any(map(alive, workers)) and time.time() < deadline:
         time.sleep(0.2)
     assert not any(map(alive, workers)), "the pool's workers outlived their driver"
+
+
+@pytest.mark.slow
+def test_ray_workers_exit_when_their_driver_is_killed(tmp_path, repo):
+    """A `--cluster local` driver SIGKILLed mid-training: Ray's raylet ends the job's workers
+    (measured: gone within 25 s; the dashboard and runtime-env agents linger up to 2 min)."""
+    pytest.importorskip("ray")
+    import signal
+    import time
+    driver = subprocess.Popen([sys.executable, "reproduce.py", "--tasks", "spring", "--cluster",
+                               "local", "--no-studies", "--out", str(tmp_path)], cwd=repo,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (workers := ray_training_workers_of(driver.pid)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert workers, "no Ray training worker started"
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    deadline = time.time() + 60
+    while any(map(alive, workers)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not any(map(alive, workers)), "Ray's training workers outlived their driver"
