@@ -102,5 +102,6 @@ TASKS = [LipsonTask("lipson", "Real pendulum", DEFAULTS, table=TABLE_1, order=3,
                     friction=True, notes=[FORWARD_NOTE]),
          LipsonTask("lipson_central", "Real pendulum, central differences", CENTRAL,
                     table=EXTENSION, order=11, quick=QUICK, state_dim=2,
-                    models=("baseline", "hnn", "dhnn"), friction=True, notes=[CENTRAL_NOTE],
+                    models=("baseline", "hnn", "dhnn", "node2"), friction=True,
+                    notes=[CENTRAL_NOTE],
                     sections=[DHNN_COMPARISON])]

@@ -2,6 +2,8 @@
 numbers. The energy and state MSE roll the model out over 15 fresh orbits (seeds 0..14)."""
 import dataclasses
 
+import numpy as np
+
 from hnn import (
     TABLE_1,
     TABLE_2,
@@ -107,9 +109,11 @@ class OrbitTask(Task):
 
 TASKS = [
     OrbitTask("2body", "Two body", TWO_BODY, bodies=2, table=TABLE_1, order=4, quick=QUICK,
-              paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY, models=("baseline", "hnn", "shnn"),
+              paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY,
+              models=("baseline", "hnn", "shnn", "node2", "lnn"), mass_matrix=np.eye(4),
               time_reversal=TimeReversal(starts=2,
                                          long_horizon=100 * data.SETTINGS[2]["t_span"][1])),
     OrbitTask("3body", "Three body", THREE_BODY, bodies=3, table=TABLE_2, order=6, quick=QUICK,
-              paper=PAPER_THREE_BODY, notes=NOTES_THREE_BODY, models=("baseline", "hnn", "shnn")),
+              paper=PAPER_THREE_BODY, notes=NOTES_THREE_BODY, models=("baseline", "hnn", "shnn"),
+              mass_matrix=np.eye(6)),
 ]

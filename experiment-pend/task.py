@@ -48,6 +48,7 @@ TASKS = [PendulumTask(
     notes=NOTES, hamiltonian=data.hamiltonian, dynamics=data.dynamics, solution=data.solution,
     eval_solution=data.evaluation_solution, t_span=data.T_SPAN,
     points_per_unit=data.POINTS_PER_UNIT, radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION,
-    plot_limit=2.5, models=("baseline", "hnn", "shnn"), time_reversal=TimeReversal(starts=2),
+    plot_limit=2.5, models=("baseline", "hnn", "shnn", "node2", "lnn"), mass_matrix=0.5,
+    time_reversal=TimeReversal(starts=2),
     sections=[OriginalProtocol("energy_mse_original_metric",
                                "Pendulum under the original's energy, q^2 + p^2")])]

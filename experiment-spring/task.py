@@ -45,7 +45,8 @@ TASKS = [SpringTask(
     "spring", "Ideal mass-spring", DEFAULTS, table=TABLE_1, order=1, quick=QUICK, paper=PAPER,
     notes=NOTES, hamiltonian=data.hamiltonian, dynamics=data.dynamics, solution=data.solution,
     t_span=data.T_SPAN, points_per_unit=data.POINTS_PER_UNIT, radius=data.RADIUS,
-    train_fraction=data.TRAIN_FRACTION, plot_limit=1.2, models=("baseline", "hnn", "dhnn", "shnn"),
+    train_fraction=data.TRAIN_FRACTION, plot_limit=1.2,
+    models=("baseline", "hnn", "dhnn", "shnn", "node2", "lnn"),
     linear=True, friction=True,        # the friction table's control: a spring without friction
     sections=[OriginalProtocol("energy_mse_original_horizon",
                                "Spring under the original's stretched horizons"),

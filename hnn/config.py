@@ -14,7 +14,8 @@ import typing
 from .integrate import INTEGRATORS, SEPARABLE_INTEGRATORS
 from .mlp import NONLINEARITIES
 
-MODELS = ("hnn", "baseline", "dhnn", "shnn")
+MODELS = ("hnn", "baseline", "dhnn", "shnn", "node2", "lnn")
+SMOOTH = ("tanh", "softplus", "sigmoid", "elu", "selu", "swish")    # twice differentiable enough
 # Fields that say where and how a run executes; they are left out of the stored config, so
 # changing them never makes a saved run stale. The thread count is stored: it changes the last
 # bits of the numbers (MKL splits sums by thread).
@@ -30,9 +31,12 @@ class ConfigError(ValueError):
         self.field = field
 
 
-def arg(default, help):
-    """A config field with its default and its `--help` text."""
-    return dataclasses.field(default=default, metadata={"help": help})
+def arg(default, help, stored_if_default=True):
+    """A config field with its default and its `--help` text. `stored_if_default=False` leaves
+    the field out of a run's stored config while it holds its default, so that a setting added
+    later does not make the runs saved before it stale."""
+    return dataclasses.field(default=default,
+                             metadata={"help": help, "stored_if_default": stored_if_default})
 
 
 @dataclasses.dataclass
@@ -41,10 +45,15 @@ class TrainConfig:
 
     seed: int = arg(0, "seed of the initial weights, the minibatches and the task's random data")
     model: str = arg("hnn", "the model to train: hnn, baseline (an MLP for dx/dt), dhnn (the "
-                            "dissipative HNN: a learned H and a learned dissipation D) or shnn "
-                            "(the separable HNN: H = T(p) + V(q), two MLPs)")
+                            "dissipative HNN: a learned H and a learned dissipation D), shnn "
+                            "(the separable HNN: H = T(p) + V(q), two MLPs), node2 (NODE + SO: "
+                            "dq/dt = M^-1(q) p with a learned mass matrix, dp/dt an MLP) or lnn "
+                            "(a Lagrangian network: a learned L(q, dq/dt), Euler-Lagrange motion)")
     hidden_dim: int = arg(200, "hidden units per layer of every MLP")
     nonlinearity: str = arg("tanh", "activation of the dynamics MLP (tanh, relu, softplus, ...)")
+    lnn_nonlinearity: str = arg("softplus", "activation of the LNN's Lagrangian MLP (--model lnn); "
+                                            "smooth, since the motion takes L's second "
+                                            "derivatives", stored_if_default=False)
     learn_rate: float = arg(1e-3, "Adam learning rate")
     weight_decay: float = arg(0.0, "Adam L2 weight decay")
     total_steps: int = arg(2000, "training steps (total_steps + 1 updates, as the original)")
@@ -74,6 +83,8 @@ class TrainConfig:
             ("hidden_dim", self.hidden_dim >= 1, "at least 1"),
             ("nonlinearity", self.nonlinearity in NONLINEARITIES,
              f"one of {', '.join(sorted(NONLINEARITIES))}"),
+            ("lnn_nonlinearity", self.lnn_nonlinearity in SMOOTH,
+             f"a smooth activation, one of {', '.join(SMOOTH)}"),
             ("learn_rate", 0 < self.learn_rate <= 1, "in (0, 1]"),
             ("weight_decay", 0 <= self.weight_decay < float("inf"), "finite and at least 0"),
             ("total_steps", self.total_steps >= 0, "at least 0"),
@@ -160,5 +171,10 @@ def parse_config(defaults, argv=None, quick=None, description=None, epilog=None)
 
 
 def stored_config(config):
-    """The settings that determine a run's results, as a plain dict (no runtime fields)."""
-    return {k: v for k, v in dataclasses.asdict(config).items() if k not in RUNTIME_FIELDS}
+    """The settings that determine a run's results, as a plain dict (no runtime fields, and no
+    field declared `stored_if_default=False` that holds its default)."""
+    omitted = {field.name for field in dataclasses.fields(config)
+               if not field.metadata.get("stored_if_default", True)
+               and getattr(config, field.name) == field.default}
+    return {k: v for k, v in dataclasses.asdict(config).items()
+            if k not in RUNTIME_FIELDS and k not in omitted}

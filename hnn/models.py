@@ -1,4 +1,5 @@
-"""Dynamics models: the Hamiltonian neural network, its separable variant, and the baseline.
+"""Dynamics models: the Hamiltonian neural network, its separable variant, the baseline, and the
+second-order neural ODE (the Lagrangian network is in `hnn.lagrangian`).
 
 All map a batch of states `x` of shape `(batch, 2n)`, ordered `[q_1..q_n, p_1..p_n]`, to their
 time derivatives `dx/dt` of the same shape through `time_derivative(x)`.
@@ -7,6 +8,7 @@ import torch
 from torch import nn
 
 from .integrate import SeparableField, split_qp
+from .lagrangian import LNN
 from .mlp import MLP
 
 
@@ -145,28 +147,73 @@ class SeparableHNN(nn.Module):
         return self.time_derivative(x)
 
 
+class SecondOrderODE(nn.Module):
+    """NODE + SO (Gruver et al. 2022): dq/dt = M⁻¹(q) p with a learned positive-definite
+    inverse mass matrix, dp/dt = F(q, p) from a plain network; no Hamiltonian, no symplectic
+    structure, only the second-order form.
+
+    `mass_net` maps q `(batch, n)` to the n(n+1)/2 entries of a lower-triangular C(q) (row by
+    row); its diagonal goes through softplus and gets `eps` added, and M⁻¹ = C Cᵀ. `force_net`
+    maps states `(batch, 2n)` to dp/dt `(batch, n)`. `time_derivative` returns `[dq/dt, dp/dt]`,
+    `(batch, 2n)`.
+    """
+
+    def __init__(self, mass_net, force_net, eps=1e-3):
+        super().__init__()
+        self.mass_net, self.force_net, self.eps = mass_net, force_net, eps
+
+    def inverse_mass(self, q):
+        """M⁻¹(q) = C Cᵀ, `(batch, n, n)`, symmetric positive definite."""
+        n = q.shape[-1]
+        rows, cols = torch.tril_indices(n, n, device=q.device)
+        entries = self.mass_net(q)
+        entries = torch.where(rows == cols, nn.functional.softplus(entries) + self.eps, entries)
+        factor = q.new_zeros(q.shape[0], n, n)
+        factor[:, rows, cols] = entries
+        return factor @ factor.transpose(-1, -2)
+
+    def time_derivative(self, x):
+        q, p = split_qp(x)
+        dq = (self.inverse_mass(q) @ p.unsqueeze(-1)).squeeze(-1)
+        return torch.cat([dq, self.force_net(x)], dim=-1)
+
+    def forward(self, x):
+        return self.time_derivative(x)
+
+
 def build_model(input_dim, hidden_dim=200, nonlinearity="tanh", baseline=False, dissipative=False,
-                separable=False):
+                separable=False, second_order=False, lagrangian=False, mass_matrix=None):
     """The paper's model for a state of size `input_dim`: an HNN, or the baseline MLP.
 
     `dissipative=True` gives the dissipative HNN (Sosanya & Greydanus 2022): a second MLP
     learns D, and the field is J grad H + grad D.
     `separable=True` gives a `SeparableHNN`, H = T(p) + V(q), with one MLP(n, hidden_dim, 1)
-    for T and then one for V, n = input_dim / 2; it excludes `baseline` and `dissipative`."""
+    for T and then one for V, n = input_dim / 2.
+    `second_order=True` gives a `SecondOrderODE` (NODE + SO): MLP(n, hidden_dim, n(n+1)/2) for
+    the inverse mass matrix's factor, MLP(2n, hidden_dim, n) for dp/dt.
+    `lagrangian=True` gives an `hnn.lagrangian.LNN` with MLP(2n, hidden_dim, 1) for L, taking
+    canonical states through `mass_matrix` (see `LNN`), or velocity-form states if it is None.
+    At most one of these options is set."""
     for label, size in (("input_dim", input_dim), ("hidden_dim", hidden_dim)):
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"{label} must be an integer of at least 1, got {size!r}")
-    if separable and (baseline or dissipative):
-        raise ValueError("a separable HNN is neither the baseline nor dissipative; "
-                         "set at most one of separable, baseline, dissipative")
+    chosen = [name for name, on in (("baseline", baseline), ("dissipative", dissipative),
+                                    ("separable", separable), ("second_order", second_order),
+                                    ("lagrangian", lagrangian)) if on]
+    if len(chosen) > 1:
+        raise ValueError(f"a model is one kind: set at most one of baseline, dissipative, "
+                         f"separable, second_order, lagrangian; got {', '.join(chosen)}")
     if baseline:
-        if dissipative:
-            raise ValueError("a model is either the baseline or dissipative, not both")
         return Baseline(MLP(input_dim, hidden_dim, input_dim, nonlinearity))
     if input_dim % 2:
         raise ValueError(f"an HNN needs an even input_dim ([q..., p...]), got {input_dim}")
+    n = input_dim // 2
+    if second_order:
+        return SecondOrderODE(MLP(n, hidden_dim, n * (n + 1) // 2, nonlinearity),
+                              MLP(input_dim, hidden_dim, n, nonlinearity))
+    if lagrangian:
+        return LNN(MLP(input_dim, hidden_dim, 1, nonlinearity), mass_matrix)
     if separable:
-        n = input_dim // 2
         return SeparableHNN(MLP(n, hidden_dim, 1, nonlinearity),
                             MLP(n, hidden_dim, 1, nonlinearity))
     net = MLP(input_dim, hidden_dim, 1, nonlinearity)

@@ -9,7 +9,20 @@ from .metrics import rollout
 
 # One colour per curve kind, used by every figure: the truth (or data) and each model.
 COLORS = {"truth": "black", "data": "black", "baseline": "tab:red", "hnn": "tab:blue",
-          "dhnn": "tab:green", "shnn": "tab:purple"}
+          "dhnn": "tab:green", "shnn": "tab:purple", "node2": "tab:orange", "lnn": "tab:brown"}
+
+
+def model_rollouts(models, x0, t, substeps=2):
+    """{label: rollout `(1, T, d)`} of each of `models` from `x0`; a model whose rollout fails
+    (it diverges, or an LNN meets a singular ∂²L/∂q̇²) is left out with a warning."""
+    import warnings
+    paths = {}
+    for label, model in models.items():
+        try:
+            paths[label] = rollout(model, x0, t, substeps=substeps)
+        except FloatingPointError as err:
+            warnings.warn(f"figure: the {label} rollout is left out: {err}")
+    return paths
 
 
 def pyplot():
@@ -66,7 +79,7 @@ def phase_space_figure(title, hamiltonian, solution, models, x0, limit, t_end=20
     t = np.linspace(0, t_end, points)
     x0 = np.asarray(x0, dtype=np.float64).reshape(1, 2)
     paths = {"truth": solution(x0, t)}
-    paths.update({k: rollout(m, x0, t, substeps=2) for k, m in models.items()})
+    paths.update(model_rollouts(models, x0, t, substeps=2))
     for name, path in paths.items():
         axes[1].plot(path[0, :, 0], path[0, :, 1], color=COLORS[name], label=name, lw=1)
         axes[2].plot(t, hamiltonian(path[0]), color=COLORS[name], label=name)
@@ -111,7 +124,7 @@ def rollout_projection_figure(title, hamiltonian, x0, t, truth, models, substeps
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     n = x0.shape[-1] // 2
     paths = {"truth": truth}
-    paths.update({k: rollout(m, x0, t, substeps=substeps) for k, m in models.items()})
+    paths.update(model_rollouts(models, x0, t, substeps=substeps))
     for name, path in paths.items():
         axes[0].plot(t, hamiltonian(path[0]), color=COLORS[name], label=name)
         axes[1].plot(path[0, :, 0], path[0, :, n], color=COLORS[name], label=name, lw=1)

@@ -72,6 +72,12 @@ def fmt(stats):
     return f"{stats[0]:.2e} ± {stats[1]:.1e}"
 
 
+def missing(results, task, model, seeds):
+    """What a cell without numbers says: "diverged" if a run of it failed its rollouts."""
+    runs = [results.get(run_name(task, model, seed)) or {} for seed in seeds]
+    return "diverged" if any("diverged" in run for run in runs) else "not run"
+
+
 def seeds_of(results, task, model=None):
     """The seeds with runs of the task named `task` (of `model`, if given) in `results`, sorted."""
     return sorted({seed for name, kind, seed in map(parse_run_name, results)
@@ -95,7 +101,7 @@ def render_table(results, tasks):
         for metric, model in COLUMNS:
             ours = cell_stats(results, task.name, model, metric, seeds)
             ref = (task.paper or {}).get(model, {}).get(metric)
-            text = fmt(ours) if ours else "not run"
+            text = fmt(ours) if ours else missing(results, task.name, model, seeds)
             if ours and ref and differs(ours, ref):
                 text += " †"
             cells.append(f"{text}<br>paper {fmt(ref) if ref else '–'}")
@@ -103,7 +109,8 @@ def render_table(results, tasks):
     return markdown_table(header, rows)
 
 
-MODEL_LABELS = {"baseline": "baseline", "hnn": "HNN", "dhnn": "D-HNN", "shnn": "separable HNN"}
+MODEL_LABELS = {"baseline": "baseline", "hnn": "HNN", "dhnn": "D-HNN", "shnn": "separable HNN",
+                "node2": "NODE + SO", "lnn": "LNN"}
 
 
 def render_model_table(results, tasks, models, metrics=METRICS):
@@ -115,7 +122,8 @@ def render_model_table(results, tasks, models, metrics=METRICS):
         for metric in metrics:
             cells = [cell_stats(results, task.name, model, metric, seeds) for model in models]
             rows.append([row_title(task, seeds), metric.replace("_", " ")]
-                        + [fmt(c) if c else "not run" for c in cells])
+                        + [fmt(c) if c else missing(results, task.name, model, seeds)
+                           for c, model in zip(cells, models)])
     return markdown_table(["Task", "metric"] + [MODEL_LABELS[m] for m in models], rows)
 
 

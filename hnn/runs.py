@@ -81,12 +81,19 @@ BOOKKEEPING = ("config", DIGEST)  # the .json's entries that are not metrics
 
 def check_metrics(name, metrics):
     """ValueError unless `metrics` holds the tables' metrics, each `{"mean", "stderr"}` of
-    finite numbers, and every other entry is a finite number or such a pair."""
-    missing = [key for key in REQUIRED_METRICS if key not in metrics]
+    finite numbers, and every other entry is a finite number or such a pair. A run whose rollouts
+    failed holds the reason, a string under `diverged`, and only the losses."""
+    diverged = metrics.get("diverged")
+    if diverged is not None and not isinstance(diverged, str):
+        raise ValueError(f"run {name}: diverged must be the reason (a string), got {diverged!r}")
+    required = REQUIRED_METRICS[:2] if diverged else REQUIRED_METRICS
+    missing = [key for key in required if key not in metrics]
     if missing:
         raise ValueError(f"run {name}: its metrics lack {', '.join(missing)}; a task's evaluate "
                          f"must return energy_mse and state_mse, each {{'mean', 'stderr'}}")
     for key, value in metrics.items():
+        if key == "diverged":
+            continue
         numbers = [value.get("mean"), value.get("stderr")] if isinstance(value, dict) else [value]
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                    for v in numbers):
@@ -113,6 +120,8 @@ def save_run(save_dir, name, model, stored, curves, metrics, started=None, quiet
         for key, value in metrics.items():
             if isinstance(value, dict):
                 print(f"  {key:<12} {value['mean']:.4e} ± {value['stderr']:.2e}")
+        if "diverged" in metrics:
+            print(f"  diverged     {metrics['diverged']}")
     return ckpt_path, json_path
 
 

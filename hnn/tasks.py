@@ -20,6 +20,7 @@ import torch
 
 from .config import MODELS, TrainConfig, arg, parse_config, stored_config
 from .data import evaluation_states, ring_states, solve_batch, trajectory_dataset
+from .lagrangian import as_mass_matrix, mass_matrix_from_hamiltonian
 from .metrics import loss_summary, rollout_errors
 from .models import build_model
 from .runs import BOOKKEEPING, RunsFolder, check_writable, is_up_to_date, run_name, save_run
@@ -92,7 +93,11 @@ class Task:
         notes: `Note`s on how the protocol differs from the original's.
         state_dim: size of a state `[q..., p...]` (even) for the default `build`.
         models: the models `reproduce.py` trains: baseline and HNN, "dhnn" (the dissipative
-            HNN) and "shnn" (the separable HNN).
+            HNN), "shnn" (the separable HNN), "node2" (NODE + SO) and "lnn" (the Lagrangian
+            network, which needs `mass_matrix`).
+        mass_matrix: the map from canonical momenta to velocities, p = M(q) q̇: a function of
+            torch positions `(batch, n)` returning `(batch, n, n)`, or a constant `(n, n)` (a
+            number for n = 1). An LNN trains and is scored in the task's `[q, p]` through it.
         friction: the task is about friction (or a control for it): table.md shows it in the
             friction table.
         time_reversal: a `TimeReversal` if the time-reversal study takes this task's HNN; it
@@ -106,7 +111,7 @@ class Task:
 
     def __init__(self, name, title, defaults, *, table=EXTENSION, order=100, quick=None,
                  paper=None, notes=(), state_dim=None, models=("baseline", "hnn"),
-                 friction=False, time_reversal=None, sections=()):
+                 friction=False, time_reversal=None, sections=(), mass_matrix=None):
         if not isinstance(name, str) or not re.fullmatch(r"\w+", name, re.ASCII):
             raise ValueError(f"task name {name!r} must be letters, digits and underscores "
                              f"(a run is named task-model-seedN, and files are named after it)")
@@ -138,6 +143,10 @@ class Task:
             raise ValueError(f"task {name}: models must hold baseline and hnn, and only {MODELS}; "
                              f"got {models}")
         self.models = tuple(models)
+        self.mass_matrix = as_mass_matrix(mass_matrix)
+        if "lnn" in self.models and self.mass_matrix is None:
+            raise ValueError(f"task {name}: models holds lnn, which needs mass_matrix= (the map "
+                             f"p = M(q) dq/dt from the task's momenta to velocities)")
         self.friction, self.time_reversal, self.sections = friction, time_reversal, tuple(sections)
         self.config(quick=True)                      # the quick profile must be a valid config
 
@@ -167,9 +176,13 @@ class Task:
 
     def build(self, config):
         """The empty model a config describes."""
-        return build_model(self.state_dim, config.hidden_dim, config.nonlinearity,
+        lagrangian = config.model == "lnn"
+        return build_model(self.state_dim, config.hidden_dim,
+                           config.lnn_nonlinearity if lagrangian else config.nonlinearity,
                            baseline=config.model == "baseline",
-                           dissipative=config.model == "dhnn", separable=config.model == "shnn")
+                           dissipative=config.model == "dhnn", separable=config.model == "shnn",
+                           second_order=config.model == "node2", lagrangian=lagrangian,
+                           mass_matrix=self.mass_matrix)
 
     def splits(self, dataset):
         """(train, test) dicts of numpy arrays, the batches `loss` takes."""
@@ -215,7 +228,15 @@ class Task:
     def run(self, config):
         """Make the data, train a model, evaluate it and save the run; returns its metrics.
 
+        A model whose evaluation rollouts fail (`FloatingPointError`: they became non-finite, or
+        an LNN met a singular ∂²L/∂q̇²) is saved with the reason under `diverged` in place of
+        its rollout metrics, and the tables say "diverged".
+
         Writes `{save_dir}/{task}-{model}-seed{N}.pt` and `.json` (see `hnn.runs`)."""
+        if config.model == "lnn" and self.mass_matrix is None:
+            raise ValueError(f"task {self.name} cannot train --model lnn: it declares no "
+                             f"mass_matrix (the map from its states' momenta to velocities, "
+                             f"p = M(q) dq/dt), so a Lagrangian has no velocities to act on")
         if config.model not in self.models:
             raise ValueError(f"task {self.name} trains the models {', '.join(self.models)}, "
                              f"not {config.model}")
@@ -235,7 +256,10 @@ class Task:
                      desc=self.run_name(config))
         metrics = {"train_loss": self.loss_summary(model, train),
                    "test_loss": self.loss_summary(model, test)}
-        metrics.update(self.evaluate(model, dataset, config))
+        try:
+            metrics.update(self.evaluate(model, dataset, config))
+        except FloatingPointError as err:     # a rollout that blows up, or a singular LNN
+            metrics["diverged"] = str(err)
         save_run(config.save_dir, self.run_name(config), model, self.stored_config(config),
                  curves, metrics, started, quiet=config.quiet)
         return metrics
@@ -303,17 +327,22 @@ class HamiltonianTask(Task):
     (default: the field of `hamiltonian` by autograd, which then must take torch tensors too);
     `solution(x0 (batch, d), t (T,)) -> (batch, T, d)` (default: scipy's solve_ivp of
     `dynamics`). `linear=True` declares the field linear, x' = A x (see `least_squares_reference`).
-    `plot_limit` bounds the figures' phase-space axes.
+    `plot_limit` bounds the figures' phase-space axes. `mass_matrix` (see `Task`) is by default
+    derived from `hamiltonian` by autograd where H = ½ pᵀ M(q)⁻¹ p + V(q) takes torch tensors.
     """
 
     def __init__(self, name, title, defaults, *, state_dim, hamiltonian, starts, t_span,
                  points_per_unit, dynamics=None, solution=None, train_fraction=0.5,
                  eval_starts=None, eval_t_end=20.0, eval_points=100, eval_seed=1000,
-                 eval_trajectories=15, eval_solution=None, plot_limit=2.0, linear=False, **kwargs):
+                 eval_trajectories=15, eval_solution=None, plot_limit=2.0, linear=False,
+                 mass_matrix=None, **kwargs):
         if not isinstance(defaults, HamiltonianConfig):
             raise TypeError(f"task {name}: defaults must be a HamiltonianConfig, "
                             f"got {type(defaults)}")
-        super().__init__(name, title, defaults, state_dim=state_dim, **kwargs)
+        if mass_matrix is None and isinstance(state_dim, int) and state_dim % 2 == 0:
+            mass_matrix = mass_matrix_from_hamiltonian(hamiltonian, state_dim // 2)
+        super().__init__(name, title, defaults, state_dim=state_dim, mass_matrix=mass_matrix,
+                         **kwargs)
         if not 0 < train_fraction < 1:
             raise ValueError(f"task {name}: train_fraction must be in (0, 1), got {train_fraction}")
         if eval_trajectories < 5 or eval_trajectories % 5:

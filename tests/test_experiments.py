@@ -18,10 +18,11 @@ TASKS = find_tasks()
 
 def test_every_folder_declares_its_tasks_in_table_order():
     folders = [os.path.basename(f) for f in find_folders([REPO_ROOT])]
-    assert folders == ["experiment-damped", "experiment-lipson", "experiment-orbits",
-                       "experiment-pend", "experiment-pixels", "experiment-spring"]
+    assert folders == ["experiment-damped", "experiment-dblpend", "experiment-lipson",
+                       "experiment-orbits", "experiment-pend", "experiment-pixels",
+                       "experiment-spring"]
     assert list(TASKS) == ["spring", "pend", "lipson", "2body", "pixels", "3body", "damped",
-                           "lipson_central"]
+                           "lipson_central", "dblpend"]
     assert package_name("/x/experiment-spring") == "experiment_spring"
     assert load_folder(os.path.join(REPO_ROOT, "experiment-spring")).TASKS[0] is TASKS["spring"]
 
@@ -173,7 +174,7 @@ def test_separable_flag_and_eval_integrator_choices():
     with pytest.raises(ConfigError, match="--eval-integrator must be one of rk4, euler, leapfrog"):
         spring.config(eval_integrator="rk45")
     with pytest.raises(ValueError,
-                       match="task damped trains the models baseline, hnn, dhnn, not shnn"):
+                       match="task damped trains the models baseline, hnn, dhnn, node2, not shnn"):
         TASKS["damped"].run(TASKS["damped"].config(model="shnn", quick=True))
 
 
@@ -191,3 +192,17 @@ def test_eval_integrator_reaches_the_task_rollouts(name, solver):
               for s in ("rk4", solver)}
     assert errors[solver] == pytest.approx(errors["rk4"], rel=1e-4)
     assert errors[solver] != errors["rk4"]
+
+
+def test_a_setting_added_later_keeps_the_runs_saved_before_it_up_to_date():
+    """`lnn_nonlinearity` (stored_if_default=False) is left out of the stored config at its
+    default, so every run saved before it still matches; another value is stored."""
+    from hnn.config import stored_config
+    spring = TASKS["spring"]
+    assert "lnn_nonlinearity" not in stored_config(spring.config())
+    assert stored_config(spring.config(lnn_nonlinearity="tanh"))["lnn_nonlinearity"] == "tanh"
+    with pytest.raises(ConfigError, match="--lnn-nonlinearity must be a smooth activation"):
+        spring.config(lnn_nonlinearity="relu")
+    config, _ = parse_config(spring.defaults, ["--model", "lnn"], spring.quick)
+    assert config.model == "lnn"
+    assert spring.build(config).net.activation is torch.nn.functional.softplus

@@ -20,7 +20,7 @@ from hnn.config import ConfigError, TrainConfig
 from hnn.data import split_in_order
 from hnn.experiments import find_tasks
 from hnn.report import render_tables
-from hnn.runs import RunsFolder, write_summary
+from hnn.runs import RunsFolder, check_metrics, write_summary
 from hnn.sweep import store_files
 from hnn.tasks import METRICS, HamiltonianConfig, HamiltonianTask, Task
 
@@ -429,3 +429,26 @@ def test_a_full_disk_while_writing_json_names_the_file_and_keeps_the_old_one(tmp
     assert err.value.errno == errno.ENOSPC
     assert json.loads(target.read_text()) == {"old": 1}
     assert os.listdir(tmp_path) == ["results.json"]         # no temp file left
+
+
+class Diverging(BadMetrics):
+    """The spring's data and model, with rollouts that blow up."""
+
+    def __init__(self):
+        super().__init__({})
+
+    def evaluate(self, model, dataset, config):
+        raise FloatingPointError("the model's rollout became non-finite: trajectory 3 at t[7]")
+
+
+def test_a_run_whose_rollouts_diverge_is_saved_with_the_reason_and_tabled_as_diverged(tmp_path):
+    task = Diverging()
+    metrics = task.run(task.config(quick=True, quiet=True, save_dir=str(tmp_path)))
+    assert metrics["diverged"].endswith("trajectory 3 at t[7]") and "energy_mse" not in metrics
+    saved = RunsFolder(tmp_path).metrics(task, "hnn", 0)
+    assert saved["diverged"] == metrics["diverged"] and np.isfinite(saved["test_loss"]["mean"])
+    table = render_tables({"bad-hnn-seed0": saved}, {"bad": task})
+    row = next(line for line in table.splitlines() if line.startswith("| Bad |"))
+    assert row.count("diverged") == 2 and row.count("not run") == 4    # the baseline: not run
+    with pytest.raises(ValueError, match="diverged must be the reason"):
+        check_metrics("x", {**saved, "diverged": 1.0})

@@ -33,8 +33,9 @@ def studied(tmp_path_factory, repo):
     return out, first, second
 
 
-def test_the_three_studies_are_found_and_time_reversal_is_a_default():
-    assert set(STUDIES) == {"time-reversal", "friction-identifiability", "pixel-factors"}
+def test_the_four_studies_are_found_and_time_reversal_is_a_default():
+    assert set(STUDIES) == {"time-reversal", "which-prior", "friction-identifiability",
+                            "pixel-factors"}
     assert [name for name, study in STUDIES.items() if study.default] == ["time-reversal"]
     with pytest.raises(ValueError, match="lowercase letters, digits and single hyphens"):
         Study("Bad_Name", "", needs=list, write=list)
@@ -131,3 +132,33 @@ def test_no_studies_leaves_out_the_default_study(tmp_path, repo):
     reproduce(repo, "--out", str(tmp_path), "--tasks", "pend")
     assert np.isfinite(read_json(tmp_path / "studies" / "time-reversal" / "time-reversal.json")
                        ["pend"]["dt"])
+
+
+def test_node2_share_is_the_log_fraction_of_the_hnns_gain():
+    from hnn.priors import log_fraction
+    assert log_fraction(1.0, 0.1, 0.01) == pytest.approx(0.5)      # a tenth of 1/100: half
+    assert log_fraction(1.0, 0.01, 0.01) == pytest.approx(1.0)
+    assert log_fraction(1.0, 10.0, 0.1) == pytest.approx(-1.0)     # worse than the baseline
+    assert log_fraction(1.0, 0.5, 2.0) is None                     # the HNN gains nothing
+
+
+@pytest.mark.slow
+def test_which_prior_study(studied):
+    """Its groups come from the tasks' declared models, and its numbers are the runs'."""
+    out = studied[0]
+    numbers = read_json(out / "studies" / "which-prior" / "which-prior.json")["tasks"]
+    conservative = [n for n, t in TASKS.items() if "lnn" in t.models]
+    assert conservative == ["spring", "pend", "2body", "dblpend"]
+    assert set(numbers) == set(conservative) | {"damped", "lipson_central"}
+    runs = RunsFolder(out / "runs")
+    for name, entry in numbers.items():
+        for model, metrics in entry["models"].items():
+            saved = runs.metrics(TASKS[name], model, 0)
+            assert (metrics["energy_mse"][0] is None) == ("diverged" in saved)
+            if "diverged" not in saved:
+                assert metrics["state_mse"] == [saved["state_mse"]["mean"]]
+                assert entry["ratio"][model]["state_mse"] == pytest.approx(
+                    saved["state_mse"]["mean"]
+                    / runs.metrics(TASKS[name], "baseline", 0)["state_mse"]["mean"])
+    assert list(numbers["damped"]["models"]) == ["baseline", "node2", "hnn", "dhnn"]
+    assert (out / "studies" / "which-prior" / "which-prior.png").exists()
