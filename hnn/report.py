@@ -288,6 +288,14 @@ def render_tables(results, tasks, quick=False):
                 and not (model == "dhnn" and task.friction)]
         if rows:
             out += [f"## {heading}", "", render_model_table(results, rows, ("hnn", model)), ""]
+    for models, heading in ((("baseline", "node2", "hnn", "lnn"),
+                             "Second-order and Lagrangian models: NODE + SO and LNN"),
+                            (("baseline", "node2", "hnn", "dhnn"),
+                             "NODE + SO on systems that are not conservative")):
+        rows = [task for task in shown if seeds_of(results, task.name, "node2")
+                and (models[-1] == "lnn") == ("lnn" in task.models)]
+        if rows:
+            out += [f"## {heading}", "", render_model_table(results, rows, models), ""]
     out += ["## Energy conservation", ""] + energy_verdicts(results, shown) + [""]
     ratios = ratio_table(results, shown)
     if ratios:

@@ -23,7 +23,7 @@ from .checkpoint import (
     write_json,
 )
 
-_NAME = re.compile(r"^(?P<task>.+)-(?P<model>[a-z]+)-seed(?P<seed>\d+)$")
+_NAME = re.compile(r"^(?P<task>.+)-(?P<model>[a-z][a-z0-9]*)-seed(?P<seed>\d+)$")
 
 
 def run_name(task, model, seed):
