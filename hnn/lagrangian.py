@@ -5,9 +5,10 @@ d/dt ∂L/∂v = ∂L/∂q give the acceleration
 
     a = (∂²L/∂v²)⁻¹ [∂L/∂q − (∂²L/∂v∂q) v],
 
-computed with `torch.func` (forward-mode `jvp` through the batched `grad`) and a batched linear
-solve (never an explicit inverse). Data in canonical form `[q, p]` enter through the task's known
-mass matrix M(q), p = M(q) v, so that an LNN trains and is scored on the same states as an HNN.
+computed with `torch.autograd.grad` (the gradient, then one more pass per velocity) and a batched
+linear solve (never an explicit inverse); `torch.func.jvp` gives dM/dt of the mass matrix. Data
+in canonical form `[q, p]` enter through the task's known mass matrix M(q), p = M(q) v, so that
+an LNN trains and is scored on the same states as an HNN.
 """
 import torch
 from torch import func, nn
@@ -53,17 +54,20 @@ class LNN(nn.Module):
 
     def _derivatives(self, y):
         """∂L/∂y `(batch, 2n)` and ∂/∂y of it along each velocity, `(batch, 2n, n)`: column i
-        is ∂²L/∂y∂v_i. One forward-mode `torch.func.jvp` per velocity through the batched
-        gradient (states are independent, so the gradient of the summed L is each state's);
-        measured 1.6x faster than `vmap` of `jacfwd` over the full Hessian."""
+        is ∂²L/∂y∂v_i. Reverse over reverse, one `autograd.grad` per velocity through the batched
+        gradient (states are independent, so the gradient of the summed L is each state's),
+        keeping the graph for training. Not `torch.func.jvp`: the same numbers, bit for bit,
+        but 2.2x slower at batch 200 (`benchmarks/bench_models.py`)."""
         n = y.shape[-1] // 2
-        gradient = func.grad(lambda states: self.net(states).sum())
-        columns = []
-        for i in range(n):
-            direction = torch.zeros_like(y)
-            direction[:, n + i] = 1
-            grad, column = func.jvp(gradient, (y,), (direction,))
-            columns.append(column)
+        create_graph = torch.is_grad_enabled()
+        with torch.enable_grad():
+            if not y.requires_grad:
+                y = y.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.net(y).sum(), y, create_graph=True)
+            columns = [torch.autograd.grad(grad[:, n + i].sum(), y, create_graph=create_graph,
+                                           retain_graph=True)[0] for i in range(n)]
+        if not create_graph:
+            grad = grad.detach()
         return grad, torch.stack(columns, dim=-1)
 
     def acceleration(self, y):

@@ -300,8 +300,9 @@ def hamiltonian_field(hamiltonian, state_dim):
     def field(x):
         x = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
         try:
-            energy = hamiltonian(x)
-            (grad,) = torch.autograd.grad(energy.sum(), x)
+            with torch.enable_grad():           # callers may be under torch.no_grad()
+                energy = hamiltonian(x)
+                (grad,) = torch.autograd.grad(energy.sum(), x)
         except (TypeError, RuntimeError, AttributeError) as err:
             raise TypeError("the field is derived from the hamiltonian by autograd, so the "
                             "hamiltonian must take torch tensors (use operators or torch "

@@ -37,6 +37,7 @@ def states(n, d, seed=0):
     return torch.tensor(np.random.default_rng(seed).uniform(-1.5, 1.5, (n, d)))
 
 
+@torch.no_grad()        # rollouts run so; with grad enabled the outputs keep their graph
 def test_lnn_of_a_known_spring_lagrangian_is_hookes_law():
     """L = m v²/2 - k q²/2 with m = 1/2, k = 2: a = -(k/m) q, to 1e-12; [v, a] in that order."""
     lnn = LNN(Scalar(lambda y: 0.25 * y[..., 1] ** 2 - y[..., 0] ** 2)).double()
@@ -47,6 +48,7 @@ def test_lnn_of_a_known_spring_lagrangian_is_hookes_law():
     assert torch.allclose(field[:, 1], -4 * y[:, 0], rtol=0, atol=1e-12)
 
 
+@torch.no_grad()
 def test_lnn_of_the_double_pendulum_lagrangian_is_euler_lagrange():
     """The configuration-dependent mass matrix: the textbook acceleration to 1e-10."""
     lnn = LNN(Scalar(dp.lagrangian)).double()
@@ -56,6 +58,7 @@ def test_lnn_of_the_double_pendulum_lagrangian_is_euler_lagrange():
     assert np.abs(a.numpy() - pendulum_acceleration(y.numpy())).max() < 1e-10
 
 
+@torch.no_grad()
 def test_lnn_in_canonical_coordinates_is_hamiltons_field():
     """Through the task's M(q), the LNN of the true L returns the true [dq/dt, dp/dt] of the
     canonical states, for the double pendulum (M depends on q) and the spring (M constant)."""
@@ -112,6 +115,7 @@ def test_node2_with_a_known_mass_and_force_is_the_exact_field():
     assert torch.linalg.eigvalsh(model.inverse_mass(x[:, :2])).min() > 0
 
 
+@torch.no_grad()
 def test_built_models_have_the_documented_shapes():
     torch.manual_seed(0)
     x = torch.randn(6, 4)
@@ -124,6 +128,7 @@ def test_built_models_have_the_documented_shapes():
     assert torch.equal(lnn.time_derivative(x)[:, :2], x[:, 2:])        # dq/dt = M⁻¹ p, M = 1
 
 
+@torch.no_grad()
 def test_double_pendulum_data_conserve_energy_and_both_forms_agree():
     """The generator's trajectories keep H to a relative 1e-8, and the velocity form
     (Euler–Lagrange, textbook acceleration) integrated from the same starts gives the same
