@@ -76,6 +76,9 @@ class TrainConfig:
     val_fraction: float = arg(0.0, "hold out this fraction of the training rows (the last ones) "
                                    "and keep the weights of the lowest loss on them (0: off; "
                                    "the test split is never used)", stored_if_default=False)
+    train_trajectories: int = arg(0, "train on the first N trajectories of the training split "
+                                     "only (0: all); the test split stays whole",
+                                  stored_if_default=False)
     track_last: int = arg(0, "also score the model (test loss, energy and state MSE) at each of "
                              "the last N steps, into the checkpoint's curves; the final metrics "
                              "do not change", stored_if_default=False)
@@ -117,6 +120,7 @@ class TrainConfig:
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0: off)"),
             ("clip_grad", 0 <= self.clip_grad < float("inf"), "finite and at least 0 (0: off)"),
             ("val_fraction", 0 <= self.val_fraction < 1, "in [0, 1) (0: off)"),
+            ("train_trajectories", self.train_trajectories >= 0, "at least 0 (0: all)"),
             ("track_last", self.track_last >= 0, "at least 0 (0: off)"),
             ("track_points", self.track_points >= 0, "at least 0 (0: off)"),
             ("batch_size", self.batch_size >= 0, "at least 0 (0: full batch)"),

@@ -60,6 +60,22 @@ class TimeReversal:
                              f"got {self}")
 
 
+@dataclasses.dataclass(frozen=True)
+class SampleSizes:
+    """What the sample-efficiency study (`hnn.efficiency`) does with a task: train on the first
+    n trajectories of one large set, for each n of `sizes` (training trajectories), the set made
+    with the setting overrides `largest` ((field, value) pairs); `paper` is the paper's number
+    of training trajectories."""
+
+    sizes: tuple
+    largest: tuple
+    paper: int
+
+    def __post_init__(self):
+        if not self.sizes or min(self.sizes) < 1 or self.paper not in self.sizes:
+            raise ValueError(f"SampleSizes needs sizes >= 1 that include the paper's, got {self}")
+
+
 @dataclasses.dataclass
 class Reference:
     """A task's known physics. `x0`: held-out starts `(n, d)`; `energy(states)`: true energy of
@@ -105,6 +121,8 @@ class Task:
         sections: `hnn.report` sections that table.md adds for this task.
         expensive: its runs take many minutes; the optional studies over many tasks (end of
             training) leave it out.
+        sample_sizes: a `SampleSizes` if the sample-efficiency study takes this task; it needs
+            `rows_per_trajectory`.
 
     Override `dataset`, `evaluate` and, where the task has them, `figures` and `reference`;
     a task that is not a plain dynamics model also overrides `build`, `splits`, `loss` and
@@ -114,7 +132,7 @@ class Task:
     def __init__(self, name, title, defaults, *, table=EXTENSION, order=100, quick=None,
                  paper=None, notes=(), state_dim=None, models=("baseline", "hnn"),
                  friction=False, time_reversal=None, sections=(), mass_matrix=None,
-                 expensive=False):
+                 expensive=False, sample_sizes=None):
         if not isinstance(name, str) or not re.fullmatch(r"\w+", name, re.ASCII):
             raise ValueError(f"task name {name!r} must be letters, digits and underscores "
                              f"(a run is named task-model-seedN, and files are named after it)")
@@ -151,7 +169,7 @@ class Task:
             raise ValueError(f"task {name}: models holds lnn, which needs mass_matrix= (the map "
                              f"p = M(q) dq/dt from the task's momenta to velocities)")
         self.friction, self.time_reversal, self.sections = friction, time_reversal, tuple(sections)
-        self.expensive = expensive
+        self.expensive, self.sample_sizes = expensive, sample_sizes
         self.config(quick=True)                      # the quick profile must be a valid config
 
     def __repr__(self):
@@ -177,6 +195,12 @@ class Task:
         `Reference` of held-out starts, the true energy, the true trajectories from any starts on
         any grid, and the evaluation rollouts' step. Tasks without a known field have none."""
         raise NotImplementedError(f"task {self.name} declares no reference physics")
+
+    def rows_per_trajectory(self, config):
+        """Rows of the training split per trajectory (rows are in trajectory order), for
+        `train_trajectories`; tasks without whole trajectories in their split have none."""
+        raise NotImplementedError(f"task {self.name} does not say how many rows a trajectory "
+                                  f"has, so --train-trajectories cannot take whole ones")
 
     def build(self, config):
         """The empty model a config describes."""
@@ -253,8 +277,7 @@ class Task:
         dataset = self.dataset(config)
         torch.manual_seed(config.seed)
         model = self.build(config).to(config.device)
-        train, test = (to_tensors(split, config.device) for split in self.splits(dataset))
-        train, validation = carve_validation(train, config.val_fraction)
+        train, validation, test = self.training_data(dataset, config)
         tracked, snapshots = tracked_steps(config), {}
         clock = time.perf_counter()
 
@@ -277,6 +300,17 @@ class Task:
         save_run(config.save_dir, self.run_name(config), model, self.stored_config(config),
                  curves, metrics, started, quiet=config.quiet)
         return metrics
+
+    def training_data(self, dataset, config):
+        """(train, validation or None, test) tensors on the config's device: `splits`, the
+        training split cut to its first `train_trajectories` trajectories, then the last
+        `val_fraction` of its rows held out for validation."""
+        train, test = (to_tensors(split, config.device) for split in self.splits(dataset))
+        if config.train_trajectories:
+            train = first_trajectories(train, config.train_trajectories,
+                                       self.rows_per_trajectory(config))
+        train, validation = carve_validation(train, config.val_fraction)
+        return train, validation, test
 
     def rollout_metrics(self, model, dataset, config):
         """`evaluate`, or `{"diverged": reason}` if its rollouts fail (`FloatingPointError`)."""
@@ -311,6 +345,15 @@ class Task:
                 print(f"{self.run_name(config)} is up to date in {config.save_dir}")
             return None
         return self.run(config)
+
+
+def first_trajectories(train, count, rows):
+    """The first `count` trajectories (`rows` rows each) of the training split."""
+    available = len(next(iter(train.values()))) // rows
+    if count > available:
+        raise ValueError(f"--train-trajectories {count} asks for more than the {available} "
+                         f"training trajectories the data hold; raise the dataset's size")
+    return {k: v[:count * rows] for k, v in train.items()}
 
 
 def carve_validation(train, fraction):
@@ -430,6 +473,9 @@ class HamiltonianTask(Task):
         return trajectory_dataset(rng, self.solution, self.dynamics,
                                   self.starts(rng, config.samples), self.t, config.noise_std,
                                   self.train_fraction)
+
+    def rows_per_trajectory(self, config):
+        return len(self.t)
 
     def evaluation_starts(self):
         """The energy MSE's starts `(n, d)`, from the fixed evaluation seed."""

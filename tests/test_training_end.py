@@ -130,3 +130,32 @@ def test_the_robust_profile_sets_its_settings_and_flags_still_win():
     config, _ = parse_config(spring.defaults, ["--profile", "robust", "--ema-decay", "0.5"])
     assert config.ema_decay == 0.5 and config.lr_schedule == PROFILES["robust"]["lr_schedule"]
     assert math.isclose(parse_config(spring.defaults, [])[0].ema_decay, 0.0)
+
+
+@pytest.mark.parametrize("name", ["spring", "2body"])
+def test_sample_sizes_are_nested_and_the_test_split_and_starts_do_not_depend_on_n(name):
+    task = TASKS[name]
+    settings = task.sample_sizes
+    small, large = (task.config(quick=True, **dict(settings.largest), train_trajectories=n)
+                    for n in (settings.sizes[0], settings.sizes[1]))
+    dataset = task.dataset(large)
+    (train_s, _, test_s), (train_l, _, test_l) = (task.training_data(dataset, c)
+                                                  for c in (small, large))
+    rows = task.rows_per_trajectory(large)
+    assert len(train_s["x"]) == settings.sizes[0] * rows
+    assert len(train_l["x"]) == settings.sizes[1] * rows
+    assert torch.equal(train_l["x"][:len(train_s["x"])], train_s["x"])      # nested
+    assert torch.equal(test_s["x"], test_l["x"])                           # one test split
+    assert task.dataset(small)["x"].tobytes() == dataset["x"].tobytes()    # one large set
+    with pytest.raises(ValueError, match="--train-trajectories 100000 asks for more than"):
+        task.training_data(dataset, task.config(quick=True, **dict(settings.largest),
+                                                train_trajectories=100000))
+
+
+def test_the_evaluation_starts_do_not_depend_on_n():
+    for name in ("spring", "2body"):
+        task = TASKS[name]
+        starts = [task.reference(task.config(**dict(task.sample_sizes.largest),
+                                             train_trajectories=n)).x0
+                  for n in task.sample_sizes.sizes[:2]]
+        assert starts[0].tobytes() == starts[1].tobytes()
