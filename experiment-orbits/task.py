@@ -9,6 +9,7 @@ from hnn import (
     TABLE_2,
     Note,
     Reference,
+    SampleSizes,
     Task,
     TimeReversal,
     TrainConfig,
@@ -89,6 +90,9 @@ class OrbitTask(Task):
     def dataset(self, config):
         return data.get_dataset(self.bodies, config.seed, config.trials, quiet=config.quiet)
 
+    def rows_per_trajectory(self, config):
+        return data.SETTINGS[self.bodies]["timesteps"]
+
     def reference(self, config):
         dt = config.eval_t_end / (config.eval_points - 1) / config.eval_substeps
         return Reference(data.evaluation_starts(self.bodies), data.total_energy, data.true_orbits,
@@ -111,6 +115,8 @@ TASKS = [
     OrbitTask("2body", "Two body", TWO_BODY, bodies=2, table=TABLE_1, order=4, quick=QUICK,
               paper=PAPER_TWO_BODY, notes=NOTES_TWO_BODY,
               models=("baseline", "hnn", "shnn", "node2", "lnn"), mass_matrix=np.eye(4),
+              sample_sizes=SampleSizes((25, 50, 100, 250, 500, 800, 1000), (("trials", 1250),),
+                                       paper=800),
               time_reversal=TimeReversal(starts=2,
                                          long_horizon=100 * data.SETTINGS[2]["t_span"][1])),
     OrbitTask("3body", "Three body", THREE_BODY, bodies=3, table=TABLE_2, order=6, quick=QUICK,

@@ -1,5 +1,13 @@
 """The ideal pendulum task: the authors' settings, the paper's numbers, one extra metric."""
-from hnn import TABLE_1, HamiltonianConfig, Note, OneDofTask, TimeReversal, rollout_errors
+from hnn import (
+    TABLE_1,
+    HamiltonianConfig,
+    Note,
+    OneDofTask,
+    SampleSizes,
+    TimeReversal,
+    rollout_errors,
+)
 from hnn.report import OriginalProtocol
 
 from . import data
@@ -50,5 +58,6 @@ TASKS = [PendulumTask(
     points_per_unit=data.POINTS_PER_UNIT, radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION,
     plot_limit=2.5, models=("baseline", "hnn", "shnn", "node2", "lnn"), mass_matrix=0.5,
     time_reversal=TimeReversal(starts=2),
+    sample_sizes=SampleSizes((5, 10, 25, 50, 100, 200), (("samples", 400),), paper=25),
     sections=[OriginalProtocol("energy_mse_original_metric",
                                "Pendulum under the original's energy, q^2 + p^2")])]

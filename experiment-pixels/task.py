@@ -121,4 +121,4 @@ class PixelTask(Task):
 
 
 TASKS = [PixelTask("pixels", "Pixel pendulum", DEFAULTS, table=TABLE_1, order=5, quick=QUICK,
-                   paper=PAPER, notes=NOTES)]
+                   paper=PAPER, notes=NOTES, expensive=True)]

@@ -51,6 +51,7 @@ from .tasks import (
     Note,
     OneDofTask,
     Reference,
+    SampleSizes,
     Task,
     TimeReversal,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "save_checkpoint", "load_checkpoint", "load_state", "write_json",
     "TrainConfig", "arg", "parse_config",
     "Task", "HamiltonianTask", "HamiltonianConfig", "OneDofTask", "Reference", "Note",
+    "SampleSizes",
     "TimeReversal",
     "TABLE_1", "TABLE_2", "EXTENSION", "RunsFolder", "Study", "RunSet", "Context",
 ]

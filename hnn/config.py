@@ -13,6 +13,7 @@ import typing
 
 from .integrate import INTEGRATORS, SEPARABLE_INTEGRATORS
 from .mlp import NONLINEARITIES
+from .training import SCHEDULES
 
 MODELS = ("hnn", "baseline", "dhnn", "shnn", "node2", "lnn")
 SMOOTH = ("tanh", "softplus", "sigmoid", "elu", "selu", "swish")    # twice differentiable enough
@@ -20,6 +21,9 @@ SMOOTH = ("tanh", "softplus", "sigmoid", "elu", "selu", "swish")    # twice diff
 # changing them never makes a saved run stale. The thread count is stored: it changes the last
 # bits of the numbers (MKL splits sums by thread).
 RUNTIME_FIELDS = ("device", "save_dir", "quiet")
+# Named setting profiles beside the paper's protocol (`--profile NAME`); the end-of-training study
+# measured which options remove the end-step lottery (docs/training.md).
+PROFILES = {"robust": {"lr_schedule": "cosine", "ema_decay": 0.99}}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -58,6 +62,29 @@ class TrainConfig:
     weight_decay: float = arg(0.0, "Adam L2 weight decay")
     total_steps: int = arg(2000, "training steps (total_steps + 1 updates, as the original)")
     batch_size: int = arg(0, "minibatch size; 0 trains on the full batch")
+    lr_schedule: str = arg("constant", "learning-rate schedule: constant (the paper's), cosine "
+                                       "(down to --lr-final x the rate at the last step) or step "
+                                       "(x sqrt(lr-final) from 50%% of the steps, x lr-final from "
+                                       "75%%)", stored_if_default=False)
+    lr_final: float = arg(0.01, "the schedule's last learning rate, as a fraction of "
+                                "--learn-rate", stored_if_default=False)
+    ema_decay: float = arg(0.0, "keep an exponential moving average of the weights with this "
+                                "decay per step, and use it (0: off, the paper's)",
+                           stored_if_default=False)
+    clip_grad: float = arg(0.0, "clip the gradients' total norm to this before each step (0: "
+                                "off)", stored_if_default=False)
+    val_fraction: float = arg(0.0, "hold out this fraction of the training rows (the last ones) "
+                                   "and keep the weights of the lowest loss on them (0: off; "
+                                   "the test split is never used)", stored_if_default=False)
+    train_trajectories: int = arg(0, "train on the first N trajectories of the training split "
+                                     "only (0: all); the test split stays whole",
+                                  stored_if_default=False)
+    track_last: int = arg(0, "also score the model (test loss, energy and state MSE) at each of "
+                             "the last N steps, into the checkpoint's curves; the final metrics "
+                             "do not change", stored_if_default=False)
+    track_points: int = arg(0, "also score the model at N evenly spaced steps along training "
+                               "(the first and the last included), into the checkpoint's curves "
+                               "(0: off)", stored_if_default=False)
     eval_substeps: int = arg(10, "integrator steps per output interval of the evaluation rollouts")
     eval_integrator: str = arg("rk4", "integrator of the evaluation rollouts: rk4 (the paper's "
                                       "numbers), midpoint or yoshida4 (symplectic, any H), "
@@ -88,6 +115,14 @@ class TrainConfig:
             ("learn_rate", 0 < self.learn_rate <= 1, "in (0, 1]"),
             ("weight_decay", 0 <= self.weight_decay < float("inf"), "finite and at least 0"),
             ("total_steps", self.total_steps >= 0, "at least 0"),
+            ("lr_schedule", self.lr_schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+            ("lr_final", 0 < self.lr_final <= 1, "in (0, 1]"),
+            ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0: off)"),
+            ("clip_grad", 0 <= self.clip_grad < float("inf"), "finite and at least 0 (0: off)"),
+            ("val_fraction", 0 <= self.val_fraction < 1, "in [0, 1) (0: off)"),
+            ("train_trajectories", self.train_trajectories >= 0, "at least 0 (0: all)"),
+            ("track_last", self.track_last >= 0, "at least 0 (0: off)"),
+            ("track_points", self.track_points >= 0, "at least 0 (0: off)"),
             ("batch_size", self.batch_size >= 0, "at least 0 (0: full batch)"),
             ("eval_substeps", self.eval_substeps >= 1, "at least 1"),
             ("eval_integrator", self.eval_integrator in INTEGRATORS,
@@ -144,6 +179,10 @@ def config_parser(defaults, quick=None, description=None, epilog=None):
                             f"{key}={value}" for key, value in (quick or {}).items()))
     parser.add_argument("--skip-existing", action="store_true",
                         help="do nothing if this run is already saved with the same settings")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                        help="a named set of settings beside the paper's protocol: " + "; ".join(
+                            f"{name}: " + ", ".join(f"{k}={v}" for k, v in values.items())
+                            for name, values in PROFILES.items()))
     add_config_flags(parser, defaults)
     return parser
 
@@ -151,15 +190,19 @@ def config_parser(defaults, quick=None, description=None, epilog=None):
 def parse_config(defaults, argv=None, quick=None, description=None, epilog=None):
     """A config from `argv`: `defaults` (a dataclass instance) with the flags applied.
 
-    `--quick` first applies the `quick` overrides (a tiny profile for smoke runs); `--baseline`
-    is short for `--model baseline`. Returns `(config, options)`, options holding the flags that
+    `--quick` first applies the `quick` overrides (a tiny profile for smoke runs), then
+    `--profile NAME` the settings of `PROFILES[NAME]`, then the flags; `--baseline` is short for
+    `--model baseline`. Returns `(config, options)`, options holding the flags that
     are not settings (`quick`, `skip_existing`). A setting out of range exits with a usage error
     naming the flag."""
     parser = config_parser(defaults, quick, description, epilog)
-    if parser.parse_known_args(argv)[0].quick:
+    known = parser.parse_known_args(argv)[0]
+    if known.quick:
         parser.set_defaults(**(quick or {}))
+    if known.profile:
+        parser.set_defaults(**PROFILES[known.profile])
     values = vars(parser.parse_args(argv))
-    options = argparse.Namespace(quick=values.pop("quick"),
+    options = argparse.Namespace(quick=values.pop("quick"), profile=values.pop("profile"),
                                  skip_existing=values.pop("skip_existing"))
     for alias, model in (("baseline", "baseline"), ("separable", "shnn")):
         if values.pop(alias):

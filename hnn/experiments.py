@@ -110,8 +110,9 @@ def folder_tasks(folder):
 def find_studies(roots=None):
     """{name: study}: the library's own (time reversal, which prior pays), then the `STUDIES` of
     every experiment folder in `roots`."""
-    from . import priors, reversal  # imported here: they import hnn.sweep, which imports this
-    found = {study.name: study for study in (reversal.STUDY, priors.STUDY)}
+    from . import efficiency, lottery, priors, reversal  # here: they import hnn.sweep
+    found = {study.name: study for study in (reversal.STUDY, priors.STUDY, lottery.STUDY,
+                                             efficiency.STUDY)}
     for folder in find_folders(roots):
         for study in getattr(load_folder(folder), "STUDIES", ()):
             if study.name in found:

@@ -60,6 +60,22 @@ class TimeReversal:
                              f"got {self}")
 
 
+@dataclasses.dataclass(frozen=True)
+class SampleSizes:
+    """What the sample-efficiency study (`hnn.efficiency`) does with a task: train on the first
+    n trajectories of one large set, for each n of `sizes` (training trajectories), the set made
+    with the setting overrides `largest` ((field, value) pairs); `paper` is the paper's number
+    of training trajectories."""
+
+    sizes: tuple
+    largest: tuple
+    paper: int
+
+    def __post_init__(self):
+        if not self.sizes or min(self.sizes) < 1 or self.paper not in self.sizes:
+            raise ValueError(f"SampleSizes needs sizes >= 1 that include the paper's, got {self}")
+
+
 @dataclasses.dataclass
 class Reference:
     """A task's known physics. `x0`: held-out starts `(n, d)`; `energy(states)`: true energy of
@@ -103,6 +119,10 @@ class Task:
         time_reversal: a `TimeReversal` if the time-reversal study takes this task's HNN; it
             needs `reference`.
         sections: `hnn.report` sections that table.md adds for this task.
+        expensive: its runs take many minutes; the optional studies over many tasks (end of
+            training) leave it out.
+        sample_sizes: a `SampleSizes` if the sample-efficiency study takes this task; it needs
+            `rows_per_trajectory`.
 
     Override `dataset`, `evaluate` and, where the task has them, `figures` and `reference`;
     a task that is not a plain dynamics model also overrides `build`, `splits`, `loss` and
@@ -111,7 +131,8 @@ class Task:
 
     def __init__(self, name, title, defaults, *, table=EXTENSION, order=100, quick=None,
                  paper=None, notes=(), state_dim=None, models=("baseline", "hnn"),
-                 friction=False, time_reversal=None, sections=(), mass_matrix=None):
+                 friction=False, time_reversal=None, sections=(), mass_matrix=None,
+                 expensive=False, sample_sizes=None):
         if not isinstance(name, str) or not re.fullmatch(r"\w+", name, re.ASCII):
             raise ValueError(f"task name {name!r} must be letters, digits and underscores "
                              f"(a run is named task-model-seedN, and files are named after it)")
@@ -148,6 +169,7 @@ class Task:
             raise ValueError(f"task {name}: models holds lnn, which needs mass_matrix= (the map "
                              f"p = M(q) dq/dt from the task's momenta to velocities)")
         self.friction, self.time_reversal, self.sections = friction, time_reversal, tuple(sections)
+        self.expensive, self.sample_sizes = expensive, sample_sizes
         self.config(quick=True)                      # the quick profile must be a valid config
 
     def __repr__(self):
@@ -173,6 +195,12 @@ class Task:
         `Reference` of held-out starts, the true energy, the true trajectories from any starts on
         any grid, and the evaluation rollouts' step. Tasks without a known field have none."""
         raise NotImplementedError(f"task {self.name} declares no reference physics")
+
+    def rows_per_trajectory(self, config):
+        """Rows of the training split per trajectory (rows are in trajectory order), for
+        `train_trajectories`; tasks without whole trajectories in their split have none."""
+        raise NotImplementedError(f"task {self.name} does not say how many rows a trajectory "
+                                  f"has, so --train-trajectories cannot take whole ones")
 
     def build(self, config):
         """The empty model a config describes."""
@@ -249,20 +277,62 @@ class Task:
         dataset = self.dataset(config)
         torch.manual_seed(config.seed)
         model = self.build(config).to(config.device)
-        train, test = (to_tensors(split, config.device) for split in self.splits(dataset))
+        train, validation, test = self.training_data(dataset, config)
+        tracked, snapshots = tracked_steps(config), {}
+        clock = time.perf_counter()
+
+        def snapshot(step, kept):
+            if step in tracked:
+                snapshots[step] = (time.perf_counter() - clock,
+                                   {k: v.detach().clone() for k, v in kept.state_dict().items()})
         curves = fit(model, self.loss, train, test, total_steps=config.total_steps,
                      learn_rate=config.learn_rate, weight_decay=config.weight_decay,
                      batch_size=config.batch_size, seed=config.seed, quiet=config.quiet,
-                     desc=self.run_name(config))
+                     desc=self.run_name(config), schedule=config.lr_schedule,
+                     lr_final=config.lr_final, ema_decay=config.ema_decay,
+                     clip_grad=config.clip_grad, validation=validation,
+                     on_step=snapshot if tracked else None)
         metrics = {"train_loss": self.loss_summary(model, train),
                    "test_loss": self.loss_summary(model, test)}
-        try:
-            metrics.update(self.evaluate(model, dataset, config))
-        except FloatingPointError as err:     # a rollout that blows up, or a singular LNN
-            metrics["diverged"] = str(err)
+        metrics.update(self.rollout_metrics(model, dataset, config))
+        if snapshots:
+            curves["tracked"] = self.score_snapshots(snapshots, dataset, test, config)
         save_run(config.save_dir, self.run_name(config), model, self.stored_config(config),
                  curves, metrics, started, quiet=config.quiet)
         return metrics
+
+    def training_data(self, dataset, config):
+        """(train, validation or None, test) tensors on the config's device: `splits`, the
+        training split cut to its first `train_trajectories` trajectories, then the last
+        `val_fraction` of its rows held out for validation."""
+        train, test = (to_tensors(split, config.device) for split in self.splits(dataset))
+        if config.train_trajectories:
+            train = first_trajectories(train, config.train_trajectories,
+                                       self.rows_per_trajectory(config))
+        train, validation = carve_validation(train, config.val_fraction)
+        return train, validation, test
+
+    def rollout_metrics(self, model, dataset, config):
+        """`evaluate`, or `{"diverged": reason}` if its rollouts fail (`FloatingPointError`)."""
+        try:
+            return self.evaluate(model, dataset, config)
+        except FloatingPointError as err:     # a rollout that blows up, or a singular LNN
+            return {"diverged": str(err)}
+
+    def score_snapshots(self, snapshots, dataset, test, config):
+        """{"step", "seconds", "test_loss", "energy_mse", "state_mse"} (lists) of the models
+        `snapshots` holds ({step: (training seconds, state_dict)}); None where one diverged."""
+        scored = {"step": [], "seconds": [], "test_loss": [], "energy_mse": [], "state_mse": []}
+        model = self.build(config).to(config.device)
+        for step, (seconds, state) in sorted(snapshots.items()):
+            model.load_state_dict(state)
+            metrics = self.rollout_metrics(model, dataset, config)
+            scored["step"].append(step)
+            scored["seconds"].append(seconds)
+            scored["test_loss"].append(self.loss_summary(model, test)["mean"])
+            for key in ("energy_mse", "state_mse"):
+                scored[key].append(metrics[key]["mean"] if key in metrics else None)
+        return scored
 
     def main(self, argv=None, epilog=None, defaults=None):
         """The command line of `train.py`: parse the flags (over `defaults`, by default the
@@ -275,6 +345,38 @@ class Task:
                 print(f"{self.run_name(config)} is up to date in {config.save_dir}")
             return None
         return self.run(config)
+
+
+def first_trajectories(train, count, rows):
+    """The first `count` trajectories (`rows` rows each) of the training split."""
+    available = len(next(iter(train.values()))) // rows
+    if count > available:
+        raise ValueError(f"--train-trajectories {count} asks for more than the {available} "
+                         f"training trajectories the data hold; raise the dataset's size")
+    return {k: v[:count * rows] for k, v in train.items()}
+
+
+def carve_validation(train, fraction):
+    """(train, validation): the last `fraction` of the training rows (in order, so whole
+    trajectories where rows are in trajectory order) held out, or (train, None) for 0."""
+    if not fraction:
+        return train, None
+    n = len(next(iter(train.values())))
+    keep = int(round(n * (1 - fraction)))
+    if not 0 < keep < n:
+        raise ValueError(f"--val-fraction {fraction} of {n} training rows leaves {keep} to train "
+                         f"and {n - keep} to validate; each needs at least one")
+    return ({k: v[:keep] for k, v in train.items()}, {k: v[keep:] for k, v in train.items()})
+
+
+def tracked_steps(config):
+    """The steps at which a run scores its model along training: each of the last `track_last`,
+    and `track_points` evenly spaced ones from the first to the last."""
+    last = range(max(config.total_steps - config.track_last + 1, 0), config.total_steps + 1)
+    steps = set(last) if config.track_last else set()
+    if config.track_points:
+        steps |= {int(round(s)) for s in np.linspace(0, config.total_steps, config.track_points)}
+    return steps
 
 
 @dataclasses.dataclass
@@ -372,6 +474,9 @@ class HamiltonianTask(Task):
         return trajectory_dataset(rng, self.solution, self.dynamics,
                                   self.starts(rng, config.samples), self.t, config.noise_std,
                                   self.train_fraction)
+
+    def rows_per_trajectory(self, config):
+        return len(self.t)
 
     def evaluation_starts(self):
         """The energy MSE's starts `(n, d)`, from the fixed evaluation seed."""

@@ -1,0 +1,198 @@
+"""Is the HNN more sample efficient? Baseline and HNN trained on n trajectories, for each task
+that declares `SampleSizes`, each seed, under the robust profile (`hnn.config.PROFILES`).
+
+The sets are nested: size n is the first n training trajectories of one large set per seed
+(`SampleSizes.largest`), so the curves are paired; the test split (that large set's) and the
+evaluation starts are the same at every size. Every size trains the task's usual number of
+steps. One note measures what changes when the steps scale with the size instead: the first
+task, total_steps x n / paper size, for the sizes that differ from the paper's, first two seeds.
+
+    python reproduce.py --study sample-efficiency --seeds 0 1 2 3 4 [--jobs 2]
+"""
+import os
+
+import numpy as np
+
+from .checkpoint import write_json, write_text
+from .config import PROFILES
+from .report import MODEL_LABELS, markdown_table
+from .studies import RunSet, Study
+from .sweep import Run
+
+MODELS = ("baseline", "hnn")
+SCALED_SEEDS = 2          # the note on steps that scale with n: the first two seeds
+
+
+def studied(context):
+    return [name for name in context.selected if context.tasks[name].sample_sizes]
+
+
+def folder_of(name, size, scaled=False):
+    return f"runs-{name}-n{size}" + ("-scaled" if scaled else "")
+
+
+def overrides(task, size, context, scaled=False):
+    settings = task.sample_sizes
+    steps = ()
+    if scaled:
+        total = task.config(quick=context.quick).total_steps
+        steps = (("total_steps", max(int(round(total * size / settings.paper)), 1)),)
+    return (settings.largest + (("train_trajectories", size),)
+            + tuple(PROFILES["robust"].items()) + steps)
+
+
+def scaled_sizes(task):
+    return [n for n in task.sample_sizes.sizes if n != task.sample_sizes.paper]
+
+
+def needs(context):
+    sets = []
+    for name in studied(context):
+        task = context.tasks[name]
+        runs = tuple(Run(name, model, seed) for model in MODELS for seed in context.seeds)
+        sets += [RunSet(runs, folder_of(name, n), overrides(task, n, context))
+                 for n in task.sample_sizes.sizes]
+    first = studied(context)[:1]
+    for name in first:
+        task = context.tasks[name]
+        runs = tuple(Run(name, model, seed) for model in MODELS
+                     for seed in context.seeds[:SCALED_SEEDS])
+        sets += [RunSet(runs, folder_of(name, n, True), overrides(task, n, context, True))
+                 for n in scaled_sizes(task)]
+    return sets
+
+
+def values(runs, task, model, seeds, metric):
+    out = []
+    for seed in seeds:
+        saved = runs.metrics(task, model, seed)
+        out.append(saved[metric]["mean"] if metric in saved else None)
+    return out
+
+
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return float(np.mean(xs)) if xs else None
+
+
+def analyse(context):
+    out = {"seeds": list(context.seeds), "profile": PROFILES["robust"], "tasks": {}}
+    for index, name in enumerate(studied(context)):
+        task, settings = context.tasks[name], context.tasks[name].sample_sizes
+        entry = {"title": task.title, "sizes": list(settings.sizes), "paper": settings.paper,
+                 "total_steps": task.config(quick=context.quick).total_steps, "models": {}}
+        for model in MODELS:
+            entry["models"][model] = {
+                metric: {str(n): values(context.runs(folder_of(name, n)), task, model,
+                                        context.seeds, metric) for n in settings.sizes}
+                for metric in ("energy_mse", "state_mse")}
+        entry["matches"] = {}
+        for metric in ("energy_mse", "state_mse"):
+            target = mean(entry["models"]["baseline"][metric][str(settings.paper)])
+            hnn = [(n, mean(entry["models"]["hnn"][metric][str(n)])) for n in settings.sizes]
+            hit = [n for n, v in hnn if v is not None and target is not None and v <= target]
+            entry["matches"][metric] = {"baseline_at_paper": target,
+                                        "smallest_n": min(hit) if hit else None}
+        if index == 0:
+            entry["scaled"] = {model: {str(n): values(context.runs(folder_of(name, n, True)),
+                                                      task, model, context.seeds[:SCALED_SEEDS],
+                                                      "energy_mse")
+                                       for n in scaled_sizes(task)} for model in MODELS}
+        out["tasks"][name] = entry
+    return out
+
+
+def num(value, spec=".2e"):
+    return "–" if value is None else format(value, spec)
+
+
+def markdown(numbers):
+    seeds = numbers["seeds"]
+    profile = ", ".join(f"{k}={v}" for k, v in numbers["profile"].items())
+    lines = [f"# Sample efficiency (seeds {', '.join(map(str, seeds))}; robust profile: "
+             f"{profile})", "",
+             "n: training trajectories, the first n of one large set per seed (nested); the test "
+             "split and the evaluation starts are the same at every n; every n trains the task's "
+             "usual number of steps. Cells: mean over the seeds (min – max).", ""]
+    for name, entry in numbers["tasks"].items():
+        for metric in ("energy_mse", "state_mse"):
+            rows = []
+            for n in entry["sizes"]:
+                cells = [str(n) + (" (paper)" if n == entry["paper"] else "")]
+                for model in MODELS:
+                    xs = [x for x in entry["models"][model][metric][str(n)] if x is not None]
+                    cells.append(f"{np.mean(xs):.2e} ({min(xs):.1e} – {max(xs):.1e})"
+                                 if xs else "diverged")
+                base = mean(entry["models"]["baseline"][metric][str(n)])
+                hnn = mean(entry["models"]["hnn"][metric][str(n)])
+                cells.append(num(base / hnn if base and hnn else None, ".3g") + "×")
+                rows.append(cells)
+            match = entry["matches"][metric]
+            lines += [f"## {entry['title']}: {metric.replace('_', ' ')} "
+                      f"({entry['total_steps']} steps at every n)", "",
+                      markdown_table(["n"] + [MODEL_LABELS[m] for m in MODELS]
+                                     + ["baseline / HNN"], rows), "",
+                      f"The smallest n at which the HNN's mean is at or below the baseline's at "
+                      f"the paper's size ({entry['paper']}, {num(match['baseline_at_paper'])}): "
+                      f"{match['smallest_n'] if match['smallest_n'] else 'none of the sizes'}.",
+                      ""]
+        if "scaled" in entry:
+            rows = [[str(n), str(max(int(round(entry["total_steps"] * n / entry["paper"])), 1))]
+                    + [num(mean(entry["scaled"][m][str(n)])) + " (fixed steps: "
+                       + num(mean(entry["models"][m]["energy_mse"][str(n)][:SCALED_SEEDS]))
+                       + ")"
+                       for m in MODELS] for n in entry["sizes"] if str(n) in
+                    entry["scaled"]["hnn"]]
+            lines += [f"## {entry['title']}: steps scaled with n (energy mse, seeds "
+                      f"{', '.join(map(str, seeds[:SCALED_SEEDS]))})", "",
+                      "The mean energy MSE with total_steps x n / the paper's size, beside the "
+                      "same seeds at the fixed steps.", "",
+                      markdown_table(["n", "steps"] + [MODEL_LABELS[m] for m in MODELS], rows),
+                      ""]
+    return "\n".join(lines)
+
+
+def figure(numbers):
+    import matplotlib.pyplot as plt
+    tasks = list(numbers["tasks"].values())
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6.5), squeeze=False)
+    for column, entry in enumerate(tasks):
+        for row, metric in enumerate(("energy_mse", "state_mse")):
+            ax = axes[row][column]
+            for model, color in (("baseline", "tab:red"), ("hnn", "tab:blue")):
+                sizes = entry["sizes"]
+                per_size = [[x for x in entry["models"][model][metric][str(n)] if x is not None]
+                            for n in sizes]
+                kept = [(n, xs) for n, xs in zip(sizes, per_size) if xs]
+                ax.plot([n for n, _ in kept], [np.mean(xs) for _, xs in kept], "o-",
+                        color=color, label=MODEL_LABELS[model])
+                ax.fill_between([n for n, _ in kept], [min(xs) for _, xs in kept],
+                                [max(xs) for _, xs in kept], color=color, alpha=0.2)
+            ax.axvline(entry["paper"], color="k", lw=0.6, ls="--")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(entry["title"], fontsize=9)
+            ax.set_xlabel("training trajectories n", fontsize=8)
+            ax.set_ylabel(metric.replace("_", " "), fontsize=8)
+        axes[0][column].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write(context):
+    from .plots import save_figure
+    if not studied(context):
+        return []
+    numbers = analyse(context)
+    folder = context.folder
+    json_path, md_path = (os.path.join(folder, f"sample-efficiency.{ext}")
+                          for ext in ("json", "md"))
+    write_json(json_path, numbers)
+    write_text(md_path, markdown(numbers))
+    return [json_path, md_path,
+            save_figure(figure(numbers), os.path.join(folder, "sample-efficiency.png"))]
+
+
+STUDY = Study("sample-efficiency", "Is the HNN more sample efficient? Baseline and HNN on nested "
+              "training sets of n trajectories, under the robust profile.", needs=needs,
+              write=write)

@@ -1,0 +1,244 @@
+"""Where training stops: the end-step lottery, the profile that removes it, and training speed.
+
+Every Table 1 task that is not `expensive`, baseline and HNN, each seed, trained twice, scoring
+the model at each of the last 21 steps and at 20 points along training (which leaves the final
+metrics bit for bit as they are): under the paper's protocol, and under the `robust` profile
+(`hnn.config.PROFILES`). Before that, a search: candidate profiles on the HNNs of the first two
+seeds, from which the robust profile was chosen.
+
+    python reproduce.py --study end-of-training --seeds 0 1 2 3 4 [--jobs 2]
+"""
+import os
+
+import numpy as np
+
+from .checkpoint import write_json, write_text
+from .config import PROFILES
+from .report import MODEL_LABELS, markdown_table, render_tables
+from .studies import RunSet, Study, runs_of
+from .tasks import TABLE_1
+
+MODELS = ("baseline", "hnn")
+TRACKING = (("track_last", 21), ("track_points", 20))
+CANDIDATES = {"cosine": {"lr_schedule": "cosine"},
+              "ema": {"ema_decay": 0.99},
+              "cosine + ema": {"lr_schedule": "cosine", "ema_decay": 0.99}}
+SEARCH_SEEDS = 2
+
+
+def studied(context):
+    return [name for name in context.selected
+            if context.tasks[name].table == TABLE_1 and not context.tasks[name].expensive]
+
+
+def folder_of(label):
+    return "runs-" + label.replace(" + ", "-")
+
+
+def needs(context):
+    tasks = studied(context)
+    sets = [RunSet(runs_of(tasks, MODELS, context.seeds), "runs-paper", TRACKING),
+            RunSet(runs_of(tasks, MODELS, context.seeds), "runs-robust",
+                   TRACKING + tuple(PROFILES["robust"].items()))]
+    search = context.seeds[:SEARCH_SEEDS]
+    sets += [RunSet(runs_of(tasks, ("hnn",), search), folder_of(label),
+                    TRACKING + tuple(overrides.items()))
+             for label, overrides in CANDIDATES.items()]
+    return sets
+
+
+def tracked(runs, task, model, seed):
+    return runs.checkpoint(task, model, seed)["curves"]["tracked"]
+
+
+def spread(values):
+    """max / min of the finite, positive values (inf where none is left)."""
+    values = [v for v in values if v is not None and v > 0]
+    return float(max(values) / min(values)) if values else float("inf")
+
+
+def lottery(runs, task, model, seeds):
+    """The energy MSE at the last 21 steps of each seed's run: per-seed within-run spreads, the
+    final values, their across-seed spread and coefficient of variation."""
+    last = {}
+    for seed in seeds:
+        curve = tracked(runs, task, model, seed)
+        steps = curve["step"][-21:]
+        last[seed] = {"step": steps, "energy_mse": curve["energy_mse"][-21:],
+                      "state_mse": curve["state_mse"][-21:]}
+    final = [runs.metrics(task, model, seed).get("energy_mse", {}).get("mean") for seed in seeds]
+    finite = [v for v in final if v is not None]
+    return {"last": last, "within": [spread(last[s]["energy_mse"]) for s in seeds],
+            "final": final, "across": spread(final),
+            "cv": float(np.std(finite, ddof=1) / np.mean(finite)) if len(finite) > 1 else None}
+
+
+def speed(runs, task, model, seeds, level):
+    """Along training: each seed's tracked steps, seconds and metrics, and the first step and
+    second at which its energy MSE falls below `level` (None if it never does)."""
+    out = {"curves": {}, "reach_step": [], "reach_seconds": []}
+    for seed in seeds:
+        curve = tracked(runs, task, model, seed)
+        spaced = {int(round(s)) for s in np.linspace(0, curve["step"][-1], dict(TRACKING)[
+            "track_points"])}
+        points = [i for i, step in enumerate(curve["step"]) if step in spaced]
+        picked = {k: [curve[k][i] for i in points] for k in curve}
+        out["curves"][seed] = picked
+        below = [i for i, e in enumerate(picked["energy_mse"]) if e is not None and e <= level]
+        out["reach_step"].append(picked["step"][below[0]] if below else None)
+        out["reach_seconds"].append(picked["seconds"][below[0]] if below else None)
+    return out
+
+
+def analyse(context):
+    tasks = {name: context.tasks[name] for name in studied(context)}
+    seeds, search = context.seeds, context.seeds[:SEARCH_SEEDS]
+    paper, robust = context.runs("runs-paper"), context.runs("runs-robust")
+    out = {"seeds": list(seeds), "profile": PROFILES["robust"], "tasks": {}}
+    for name, task in tasks.items():
+        entry = {"title": task.title, "paper": {}, "robust": {}, "search": {}, "speed": {}}
+        for model in MODELS:
+            entry["paper"][model] = lottery(paper, task, model, seeds)
+            entry["robust"][model] = lottery(robust, task, model, seeds)
+        entry["search"]["paper"] = lottery(paper, task, "hnn", search)["within"]
+        for label in CANDIDATES:
+            entry["search"][label] = lottery(context.runs(folder_of(label)), task, "hnn",
+                                             search)["within"]
+        finals = [v for v in entry["paper"]["baseline"]["final"] if v is not None]
+        level = float(np.mean(finals)) if finals else None
+        entry["speed"]["level"] = level
+        for model in MODELS:
+            entry["speed"][model] = speed(paper, task, model, seeds, level) if level else None
+        out["tasks"][name] = entry
+    return out
+
+
+def median(values):
+    finite = [v for v in values if v is not None]
+    return float(np.median(finite)) if finite else None
+
+
+def num(value, spec=".3g"):
+    return "–" if value is None else format(value, spec)
+
+
+def markdown(numbers):
+    seeds = numbers["seeds"]
+    profile = ", ".join(f"{k}={v}" for k, v in numbers["profile"].items())
+    lines = [f"# Where training stops (seeds {', '.join(map(str, seeds))})", "",
+             "Within-run spread: max / min of a run's energy MSE over its last 21 steps (median and"
+             " "
+             "largest over the seeds). Across seeds: max / min of the final energy MSE over the "
+             "seeds, and its coefficient of variation (std / mean). Robust profile: " + profile
+             + ".", ""]
+    rows = []
+    for entry in numbers["tasks"].values():
+        for model in MODELS:
+            p, r = entry["paper"][model], entry["robust"][model]
+            rows.append([entry["title"], MODEL_LABELS[model],
+                         num(median(p["within"])), num(max(p["within"])), num(p["across"]),
+                         num(p["cv"], ".2f"), num(median(r["within"])), num(max(r["within"])),
+                         num(r["across"]), num(r["cv"], ".2f")])
+    lines += ["## The end-step lottery, paper protocol against the robust profile", "",
+              markdown_table(["Task", "model", "paper: within (median)", "paper: within (max)",
+                              "paper: across seeds", "paper: CV", "robust: within (median)",
+                              "robust: within (max)", "robust: across seeds", "robust: CV"],
+                             rows), ""]
+    labels = ["paper"] + list(CANDIDATES)
+    rows = [[entry["title"]] + [num(median(entry["search"][label])) + " / "
+                                + num(max(entry["search"][label])) for label in labels]
+            for entry in numbers["tasks"].values()]
+    lines += [f"## The search: the HNN's within-run spread (median / largest, seeds "
+              f"{', '.join(map(str, seeds[:SEARCH_SEEDS]))})", "",
+              markdown_table(["Task"] + labels, rows), ""]
+    rows = []
+    for entry in numbers["tasks"].values():
+        level = entry["speed"]["level"]
+        for model in MODELS:
+            s = entry["speed"][model]
+            if s is None:
+                continue
+            reached = [v for v in s["reach_step"] if v is not None]
+            rows.append([entry["title"], MODEL_LABELS[model], num(level, ".2e"),
+                         f"{len(reached)} of {len(seeds)}", num(median(s["reach_step"]), ".0f"),
+                         num(median(s["reach_seconds"]), ".1f")])
+    lines += ["## Training speed: reaching the baseline's final energy MSE", "",
+              "The level: the baseline's final energy MSE, mean over the seeds (paper protocol). "
+              "Steps and seconds: the first of the 20 evenly spaced scorings at or below it "
+              "(median over the seeds that reach it; training seconds only, the scorings "
+              "excluded).", "",
+              markdown_table(["Task", "model", "level", "seeds reaching it", "steps (median)",
+                              "seconds (median)"], rows), ""]
+    return "\n".join(lines)
+
+
+def lottery_figure(numbers):
+    import matplotlib.pyplot as plt
+    tasks = list(numbers["tasks"].values())
+    fig, axes = plt.subplots(2, len(tasks), figsize=(3.6 * len(tasks), 6), squeeze=False)
+    for column, entry in enumerate(tasks):
+        for row, protocol in enumerate(("paper", "robust")):
+            ax = axes[row][column]
+            for model, color in (("baseline", "tab:red"), ("hnn", "tab:blue")):
+                for seed, last in entry[protocol][model]["last"].items():
+                    ax.plot(last["step"], last["energy_mse"], color=color, lw=0.8,
+                            label=MODEL_LABELS[model] if seed == numbers["seeds"][0] else None)
+            ax.set_yscale("log")
+            ax.set_title(f"{entry['title']}, {protocol}", fontsize=9)
+            ax.set_xlabel("step", fontsize=8)
+        axes[0][column].legend(fontsize=7)
+    axes[0][0].set_ylabel("energy MSE")
+    axes[1][0].set_ylabel("energy MSE")
+    fig.tight_layout()
+    return fig
+
+
+def speed_figure(numbers):
+    import matplotlib.pyplot as plt
+    tasks = list(numbers["tasks"].values())
+    fig, axes = plt.subplots(2, len(tasks), figsize=(3.6 * len(tasks), 6), squeeze=False)
+    for column, entry in enumerate(tasks):
+        for row, axis in enumerate(("step", "seconds")):
+            ax = axes[row][column]
+            for model, color in (("baseline", "tab:red"), ("hnn", "tab:blue")):
+                curves = (entry["speed"][model] or {}).get("curves", {})
+                for seed, curve in curves.items():
+                    pairs = [(x, e) for x, e in zip(curve[axis], curve["energy_mse"])
+                             if e is not None]
+                    ax.plot(*zip(*pairs), color=color, lw=0.8, alpha=0.8,
+                            label=MODEL_LABELS[model] if seed == numbers["seeds"][0] else None)
+            if entry["speed"]["level"]:
+                ax.axhline(entry["speed"]["level"], color="k", lw=0.6, ls="--")
+            ax.set_yscale("log")
+            ax.set_xlabel("training step" if axis == "step" else "training seconds", fontsize=8)
+            ax.set_title(entry["title"], fontsize=9)
+        axes[0][column].legend(fontsize=7)
+    axes[0][0].set_ylabel("energy MSE")
+    axes[1][0].set_ylabel("energy MSE")
+    fig.tight_layout()
+    return fig
+
+
+def write(context):
+    from .plots import save_figure
+    if not studied(context):
+        return []
+    numbers = analyse(context)
+    folder = context.folder
+    json_path, md_path, table_path = (os.path.join(folder, name) for name in (
+        "end-of-training.json", "end-of-training.md", "robust-table.md"))
+    write_json(json_path, numbers, allow_nan=True)     # inf: a spread with no positive value
+    write_text(md_path, markdown(numbers))
+    robust = context.runs("runs-robust").saved_metrics()
+    write_text(table_path, render_tables(robust, {n: context.tasks[n] for n in studied(context)},
+                                         quick=context.quick).replace(
+        "# Results", "# Results under the robust profile (" + ", ".join(
+            f"{k}={v}" for k, v in PROFILES["robust"].items()) + ")", 1))
+    return [json_path, md_path, table_path,
+            save_figure(lottery_figure(numbers), os.path.join(folder, "lottery.png")),
+            save_figure(speed_figure(numbers), os.path.join(folder, "training-speed.png"))]
+
+
+STUDY = Study("end-of-training", "How much of a run's score is where training stops, what "
+              "removes it, and how fast each model trains per step and per second.",
+              needs=needs, write=write)
