@@ -153,27 +153,25 @@ def markdown(numbers):
 
 
 def figure(numbers):
-    import matplotlib.pyplot as plt
+    """Energy MSE (top) and state MSE against n, log-log: the mean over the seeds and the band
+    from the lowest to the highest seed, per model; the paper's size dashed."""
+    from .plots import COLORS, panel_grid
     tasks = list(numbers["tasks"].values())
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6.5), squeeze=False)
+    fig, axes = panel_grid(2, len(tasks), width=4.0, height=3.2)
     for column, entry in enumerate(tasks):
         for row, metric in enumerate(("energy_mse", "state_mse")):
             ax = axes[row][column]
-            for model, color in (("baseline", "tab:red"), ("hnn", "tab:blue")):
-                sizes = entry["sizes"]
-                per_size = [[x for x in entry["models"][model][metric][str(n)] if x is not None]
-                            for n in sizes]
-                kept = [(n, xs) for n, xs in zip(sizes, per_size) if xs]
-                ax.plot([n for n, _ in kept], [np.mean(xs) for _, xs in kept], "o-",
-                        color=color, label=MODEL_LABELS[model])
-                ax.fill_between([n for n, _ in kept], [min(xs) for _, xs in kept],
-                                [max(xs) for _, xs in kept], color=color, alpha=0.2)
+            for model in MODELS:
+                kept = [(n, xs) for n in entry["sizes"] if (xs := [
+                    x for x in entry["models"][model][metric][str(n)] if x is not None])]
+                sizes = [n for n, _ in kept]
+                ax.plot(sizes, [np.mean(xs) for _, xs in kept], "o-", color=COLORS[model],
+                        label=MODEL_LABELS[model])
+                ax.fill_between(sizes, [min(xs) for _, xs in kept], [max(xs) for _, xs in kept],
+                                color=COLORS[model], alpha=0.2)
             ax.axvline(entry["paper"], color="k", lw=0.6, ls="--")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_title(entry["title"], fontsize=9)
-            ax.set_xlabel("training trajectories n", fontsize=8)
-            ax.set_ylabel(metric.replace("_", " "), fontsize=8)
+            ax.set(xscale="log", yscale="log", title=entry["title"],
+                   xlabel="training trajectories n", ylabel=metric.replace("_", " "))
         axes[0][column].legend(fontsize=7)
     fig.tight_layout()
     return fig

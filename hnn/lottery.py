@@ -173,48 +173,40 @@ def markdown(numbers):
 
 
 def lottery_figure(numbers):
-    import matplotlib.pyplot as plt
+    """Each seed's energy MSE over its last 21 steps, paper protocol (top) and robust profile."""
+    from .plots import panel_grid, plot_seeds
     tasks = list(numbers["tasks"].values())
-    fig, axes = plt.subplots(2, len(tasks), figsize=(3.6 * len(tasks), 6), squeeze=False)
+    fig, axes = panel_grid(2, len(tasks))
     for column, entry in enumerate(tasks):
         for row, protocol in enumerate(("paper", "robust")):
             ax = axes[row][column]
-            for model, color in (("baseline", "tab:red"), ("hnn", "tab:blue")):
-                for seed, last in entry[protocol][model]["last"].items():
-                    ax.plot(last["step"], last["energy_mse"], color=color, lw=0.8,
-                            label=MODEL_LABELS[model] if seed == numbers["seeds"][0] else None)
-            ax.set_yscale("log")
-            ax.set_title(f"{entry['title']}, {protocol}", fontsize=9)
-            ax.set_xlabel("step", fontsize=8)
+            for model in MODELS:
+                plot_seeds(ax, model, entry[protocol][model]["last"], "step", "energy_mse",
+                           numbers["seeds"][0])
+            ax.set(yscale="log", xlabel="step", ylabel="energy MSE",
+                   title=f"{entry['title']}, {protocol}")
         axes[0][column].legend(fontsize=7)
-    axes[0][0].set_ylabel("energy MSE")
-    axes[1][0].set_ylabel("energy MSE")
     fig.tight_layout()
     return fig
 
 
 def speed_figure(numbers):
-    import matplotlib.pyplot as plt
+    """Each seed's energy MSE along training against steps (top) and training seconds, with
+    the level of the speed table (dashed)."""
+    from .plots import panel_grid, plot_seeds
     tasks = list(numbers["tasks"].values())
-    fig, axes = plt.subplots(2, len(tasks), figsize=(3.6 * len(tasks), 6), squeeze=False)
+    fig, axes = panel_grid(2, len(tasks))
     for column, entry in enumerate(tasks):
         for row, axis in enumerate(("step", "seconds")):
             ax = axes[row][column]
-            for model, color in (("baseline", "tab:red"), ("hnn", "tab:blue")):
-                curves = (entry["speed"][model] or {}).get("curves", {})
-                for seed, curve in curves.items():
-                    pairs = [(x, e) for x, e in zip(curve[axis], curve["energy_mse"])
-                             if e is not None]
-                    ax.plot(*zip(*pairs), color=color, lw=0.8, alpha=0.8,
-                            label=MODEL_LABELS[model] if seed == numbers["seeds"][0] else None)
+            for model in MODELS:
+                plot_seeds(ax, model, (entry["speed"][model] or {}).get("curves", {}), axis,
+                           "energy_mse", numbers["seeds"][0], alpha=0.8)
             if entry["speed"]["level"]:
                 ax.axhline(entry["speed"]["level"], color="k", lw=0.6, ls="--")
-            ax.set_yscale("log")
-            ax.set_xlabel("training step" if axis == "step" else "training seconds", fontsize=8)
-            ax.set_title(entry["title"], fontsize=9)
+            ax.set(yscale="log", ylabel="energy MSE", title=entry["title"],
+                   xlabel="training step" if axis == "step" else "training seconds")
         axes[0][column].legend(fontsize=7)
-    axes[0][0].set_ylabel("energy MSE")
-    axes[1][0].set_ylabel("energy MSE")
     fig.tight_layout()
     return fig
 

@@ -33,6 +33,22 @@ def pyplot():
     return plt
 
 
+def panel_grid(rows, columns, width=3.6, height=3.0):
+    """(fig, axes) of `rows` x `columns` panels, `axes[row][column]` even for one of either."""
+    return pyplot().subplots(rows, columns, figsize=(width * columns, height * rows),
+                             squeeze=False)
+
+
+def plot_seeds(ax, model, curves, x, y, first_seed, **style):
+    """One line per seed of `curves` ({seed: {x: [...], y: [...]}}) in the model's colour,
+    labelled once; points where y is None are left out."""
+    for seed, curve in curves.items():
+        pairs = [(a, b) for a, b in zip(curve[x], curve[y]) if b is not None]
+        if pairs:
+            ax.plot(*zip(*pairs), color=COLORS[model], lw=0.8,
+                    label=model if seed == first_seed else None, **style)
+
+
 def save_figure(fig, path):
     """Save a matplotlib figure atomically (format from the extension) and close it."""
     fmt = os.path.splitext(path)[1][1:]
