@@ -27,6 +27,14 @@ def studied(context):
     return [name for name in context.selected if context.tasks[name].sample_sizes]
 
 
+def sizes(task, context):
+    """The task's sizes; with --quick, the smallest and the paper's (a smoke run)."""
+    settings = task.sample_sizes
+    if context.quick:
+        return sorted({settings.sizes[0], settings.paper})
+    return list(settings.sizes)
+
+
 def folder_of(name, size, scaled=False):
     return f"runs-{name}-n{size}" + ("-scaled" if scaled else "")
 
@@ -41,8 +49,8 @@ def overrides(task, size, context, scaled=False):
             + tuple(PROFILES["robust"].items()) + steps)
 
 
-def scaled_sizes(task):
-    return [n for n in task.sample_sizes.sizes if n != task.sample_sizes.paper]
+def scaled_sizes(task, context):
+    return [n for n in sizes(task, context) if n != task.sample_sizes.paper]
 
 
 def needs(context):
@@ -51,14 +59,14 @@ def needs(context):
         task = context.tasks[name]
         runs = tuple(Run(name, model, seed) for model in MODELS for seed in context.seeds)
         sets += [RunSet(runs, folder_of(name, n), overrides(task, n, context))
-                 for n in task.sample_sizes.sizes]
+                 for n in sizes(task, context)]
     first = studied(context)[:1]
     for name in first:
         task = context.tasks[name]
         runs = tuple(Run(name, model, seed) for model in MODELS
                      for seed in context.seeds[:SCALED_SEEDS])
         sets += [RunSet(runs, folder_of(name, n, True), overrides(task, n, context, True))
-                 for n in scaled_sizes(task)]
+                 for n in scaled_sizes(task, context)]
     return sets
 
 
@@ -79,17 +87,17 @@ def analyse(context):
     out = {"seeds": list(context.seeds), "profile": PROFILES["robust"], "tasks": {}}
     for index, name in enumerate(studied(context)):
         task, settings = context.tasks[name], context.tasks[name].sample_sizes
-        entry = {"title": task.title, "sizes": list(settings.sizes), "paper": settings.paper,
+        entry = {"title": task.title, "sizes": sizes(task, context), "paper": settings.paper,
                  "total_steps": task.config(quick=context.quick).total_steps, "models": {}}
         for model in MODELS:
             entry["models"][model] = {
                 metric: {str(n): values(context.runs(folder_of(name, n)), task, model,
-                                        context.seeds, metric) for n in settings.sizes}
+                                        context.seeds, metric) for n in entry["sizes"]}
                 for metric in ("energy_mse", "state_mse")}
         entry["matches"] = {}
         for metric in ("energy_mse", "state_mse"):
             target = mean(entry["models"]["baseline"][metric][str(settings.paper)])
-            hnn = [(n, mean(entry["models"]["hnn"][metric][str(n)])) for n in settings.sizes]
+            hnn = [(n, mean(entry["models"]["hnn"][metric][str(n)])) for n in entry["sizes"]]
             hit = [n for n, v in hnn if v is not None and target is not None and v <= target]
             entry["matches"][metric] = {"baseline_at_paper": target,
                                         "smallest_n": min(hit) if hit else None}
@@ -97,7 +105,8 @@ def analyse(context):
             entry["scaled"] = {model: {str(n): values(context.runs(folder_of(name, n, True)),
                                                       task, model, context.seeds[:SCALED_SEEDS],
                                                       "energy_mse")
-                                       for n in scaled_sizes(task)} for model in MODELS}
+                                       for n in scaled_sizes(task, context)}
+                               for model in MODELS}
         out["tasks"][name] = entry
     return out
 

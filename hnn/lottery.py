@@ -20,6 +20,7 @@ from .tasks import TABLE_1
 
 MODELS = ("baseline", "hnn")
 TRACKING = (("track_last", 21), ("track_points", 20))
+QUICK_TRACKING = (("track_last", 3), ("track_points", 3))     # --quick: a smoke run
 CANDIDATES = {"cosine": {"lr_schedule": "cosine"},
               "ema": {"ema_decay": 0.99},
               "cosine + ema": {"lr_schedule": "cosine", "ema_decay": 0.99}}
@@ -35,14 +36,18 @@ def folder_of(label):
     return "runs-" + label.replace(" + ", "-")
 
 
+def tracking(context):
+    return QUICK_TRACKING if context.quick else TRACKING
+
+
 def needs(context):
-    tasks = studied(context)
-    sets = [RunSet(runs_of(tasks, MODELS, context.seeds), "runs-paper", TRACKING),
+    tasks, track = studied(context), tracking(context)
+    sets = [RunSet(runs_of(tasks, MODELS, context.seeds), "runs-paper", track),
             RunSet(runs_of(tasks, MODELS, context.seeds), "runs-robust",
-                   TRACKING + tuple(PROFILES["robust"].items()))]
+                   track + tuple(PROFILES["robust"].items()))]
     search = context.seeds[:SEARCH_SEEDS]
     sets += [RunSet(runs_of(tasks, ("hnn",), search), folder_of(label),
-                    TRACKING + tuple(overrides.items()))
+                    track + tuple(overrides.items()))
              for label, overrides in CANDIDATES.items()]
     return sets
 
@@ -73,14 +78,13 @@ def lottery(runs, task, model, seeds):
             "cv": float(np.std(finite, ddof=1) / np.mean(finite)) if len(finite) > 1 else None}
 
 
-def speed(runs, task, model, seeds, level):
+def speed(runs, task, model, seeds, level, points):
     """Along training: each seed's tracked steps, seconds and metrics, and the first step and
     second at which its energy MSE falls below `level` (None if it never does)."""
     out = {"curves": {}, "reach_step": [], "reach_seconds": []}
     for seed in seeds:
         curve = tracked(runs, task, model, seed)
-        spaced = {int(round(s)) for s in np.linspace(0, curve["step"][-1], dict(TRACKING)[
-            "track_points"])}
+        spaced = {int(round(s)) for s in np.linspace(0, curve["step"][-1], points)}
         points = [i for i, step in enumerate(curve["step"]) if step in spaced]
         picked = {k: [curve[k][i] for i in points] for k in curve}
         out["curves"][seed] = picked
@@ -108,7 +112,9 @@ def analyse(context):
         level = float(np.mean(finals)) if finals else None
         entry["speed"]["level"] = level
         for model in MODELS:
-            entry["speed"][model] = speed(paper, task, model, seeds, level) if level else None
+            entry["speed"][model] = (speed(paper, task, model, seeds, level,
+                                           dict(tracking(context))["track_points"])
+                                     if level else None)
         out["tasks"][name] = entry
     return out
 

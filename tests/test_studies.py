@@ -33,9 +33,9 @@ def studied(tmp_path_factory, repo):
     return out, first, second
 
 
-def test_the_four_studies_are_found_and_time_reversal_is_a_default():
-    assert set(STUDIES) == {"time-reversal", "which-prior", "friction-identifiability",
-                            "pixel-factors"}
+def test_the_studies_are_found_and_time_reversal_is_a_default():
+    assert set(STUDIES) == {"time-reversal", "which-prior", "end-of-training",
+                            "sample-efficiency", "friction-identifiability", "pixel-factors"}
     assert [name for name, study in STUDIES.items() if study.default] == ["time-reversal"]
     with pytest.raises(ValueError, match="lowercase letters, digits and single hyphens"):
         Study("Bad_Name", "", needs=list, write=list)
@@ -162,3 +162,39 @@ def test_which_prior_study(studied):
                     / runs.metrics(TASKS[name], "baseline", 0)["state_mse"]["mean"])
     assert list(numbers["damped"]["models"]) == ["baseline", "node2", "hnn", "dhnn"]
     assert (out / "studies" / "which-prior" / "which-prior.png").exists()
+
+
+@pytest.mark.slow
+def test_end_of_training_study(studied):
+    """Table 1's tasks that are not expensive; the robust runs hold the profile; the last
+    scoring along training is the run's final metric."""
+    from hnn.config import PROFILES
+    out = studied[0]
+    folder = out / "studies" / "end-of-training"
+    numbers = read_json(folder / "end-of-training.json")
+    assert list(numbers["tasks"]) == ["spring", "pend", "lipson", "2body"]      # no pixels
+    robust = RunsFolder(folder / "runs-robust")
+    config = robust.metrics(TASKS["spring"], "hnn", 0)["config"]
+    assert all(config[k] == v for k, v in PROFILES["robust"].items())
+    paper = RunsFolder(folder / "runs-paper")
+    curve = paper.checkpoint(TASKS["pend"], "hnn", 0)["curves"]["tracked"]
+    assert curve["step"][-1] == TASKS["pend"].quick["total_steps"]
+    assert curve["energy_mse"][-1] == paper.metrics(TASKS["pend"], "hnn", 0)["energy_mse"]["mean"]
+    last = numbers["tasks"]["pend"]["paper"]["hnn"]["last"]["0"]["energy_mse"]
+    assert numbers["tasks"]["pend"]["paper"]["hnn"]["within"][0] == pytest.approx(
+        max(last) / min(last))
+    assert "Results under the robust profile" in (folder / "robust-table.md").read_text()
+
+
+@pytest.mark.slow
+def test_sample_efficiency_study(studied):
+    out = studied[0]
+    folder = out / "studies" / "sample-efficiency"
+    numbers = read_json(folder / "sample-efficiency.json")["tasks"]
+    assert set(numbers) == {n for n, t in TASKS.items() if t.sample_sizes}
+    spring = TASKS["spring"]
+    assert numbers["spring"]["sizes"] == [5, 25]                   # --quick: smallest, paper
+    saved = RunsFolder(folder / "runs-spring-n5").metrics(spring, "hnn", 0)
+    assert saved["config"]["train_trajectories"] == 5 and saved["config"]["samples"] == 400
+    assert numbers["spring"]["models"]["hnn"]["energy_mse"]["5"] == [saved["energy_mse"]["mean"]]
+    assert (folder / "sample-efficiency.png").exists()

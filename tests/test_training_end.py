@@ -98,12 +98,12 @@ def test_the_validation_split_keeps_the_weights_of_its_lowest_loss():
 def test_scoring_along_training_leaves_the_final_metrics_bit_identical(tmp_path):
     spring = TASKS["spring"]
     plain = spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path / "a")))
-    config = spring.config(quick=True, quiet=True, save_dir=str(tmp_path / "b"), track_last=21,
-                           track_points=5)
+    config = spring.config(quick=True, quiet=True, save_dir=str(tmp_path / "b"), track_last=3,
+                           track_points=3)
     tracked = spring.run(config)
     assert plain == tracked
     curve = RunsFolder(str(tmp_path / "b")).checkpoint(spring, "hnn", 0)["curves"]["tracked"]
-    assert curve["step"] == list(range(21)) == sorted(tracked_steps(config))
+    assert curve["step"] == [0, 10, 18, 19, 20] == sorted(tracked_steps(config))
     assert curve["energy_mse"][-1] == plain["energy_mse"]["mean"]
     assert all(b >= a for a, b in zip(curve["seconds"], curve["seconds"][1:]))
 
