@@ -85,8 +85,8 @@ def speed(runs, task, model, seeds, level, points):
     for seed in seeds:
         curve = tracked(runs, task, model, seed)
         spaced = {int(round(s)) for s in np.linspace(0, curve["step"][-1], points)}
-        points = [i for i, step in enumerate(curve["step"]) if step in spaced]
-        picked = {k: [curve[k][i] for i in points] for k in curve}
+        chosen = [i for i, step in enumerate(curve["step"]) if step in spaced]
+        picked = {k: [curve[k][i] for i in chosen] for k in curve}
         out["curves"][seed] = picked
         below = [i for i, e in enumerate(picked["energy_mse"]) if e is not None and e <= level]
         out["reach_step"].append(picked["step"][below[0]] if below else None)

@@ -149,7 +149,7 @@ def markdown(numbers, seeds):
              "of it; above 100%: more; below 0: worse than the baseline).", ""]
     for metric in METRICS:
         for models in (CONSERVATIVE_MODELS, DISSIPATIVE_MODELS):
-            names = [n for n in numbers if list(numbers[n]["models"]) == list(models)]
+            names = [n for n in numbers if set(numbers[n]["models"]) == set(models)]
             if not names:
                 continue
             header = (["System"] + [MODEL_LABELS[m] for m in models]

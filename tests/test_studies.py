@@ -67,7 +67,7 @@ def test_time_reversal_study(studied):
     folder = out / "studies" / "time-reversal"
     numbers = read_json(folder / "time-reversal.json")
     declared = {name: task.time_reversal for name, task in TASKS.items() if task.time_reversal}
-    assert set(numbers) == set(declared) == {"pend", "2body"}
+    assert set(numbers) == set(declared) == {"pend", "2body", "dblpend"}
     for name, settings in declared.items():
         assert numbers[name]["round_trip"]["steps"] == list(settings.round_trip_steps[:2])
         assert max(numbers[name]["round_trip"]["midpoint"]) < 1e-9
@@ -115,7 +115,7 @@ def test_pixel_factors_study(studied):
 @pytest.mark.slow
 def test_a_study_is_redone_only_when_its_inputs_change(studied, repo):
     out, first, second = studied
-    assert "training" in first and "training" not in second
+    assert ": training " in first and ": training " not in second
     md = out / "studies" / "pixel-factors" / "pixel-factors.md"
     stamp = md.stat().st_mtime_ns
     reproduce(repo, "--out", str(out), "--study", "pixel-factors")
@@ -160,7 +160,7 @@ def test_which_prior_study(studied):
                 assert entry["ratio"][model]["state_mse"] == pytest.approx(
                     saved["state_mse"]["mean"]
                     / runs.metrics(TASKS[name], "baseline", 0)["state_mse"]["mean"])
-    assert list(numbers["damped"]["models"]) == ["baseline", "node2", "hnn", "dhnn"]
+    assert set(numbers["damped"]["models"]) == {"baseline", "node2", "hnn", "dhnn"}
     assert (out / "studies" / "which-prior" / "which-prior.png").exists()
 
 
@@ -172,7 +172,7 @@ def test_end_of_training_study(studied):
     out = studied[0]
     folder = out / "studies" / "end-of-training"
     numbers = read_json(folder / "end-of-training.json")
-    assert list(numbers["tasks"]) == ["spring", "pend", "lipson", "2body"]      # no pixels
+    assert set(numbers["tasks"]) == {"spring", "pend", "lipson", "2body"}      # no pixels
     robust = RunsFolder(folder / "runs-robust")
     config = robust.metrics(TASKS["spring"], "hnn", 0)["config"]
     assert all(config[k] == v for k, v in PROFILES["robust"].items())
