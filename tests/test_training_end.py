@@ -159,3 +159,16 @@ def test_the_evaluation_starts_do_not_depend_on_n():
                                              train_trajectories=n)).x0
                   for n in task.sample_sizes.sizes[:2]]
         assert starts[0].tobytes() == starts[1].tobytes()
+
+
+def test_training_speed_reaches_a_level_only_when_every_metric_is_at_or_below_it():
+    from hnn.lottery import first_reaching
+    # An untrained model that barely moves: its energy error is low from step 0, its state error
+    # is not until step 200.
+    curve = {"step": [0, 100, 200, 300], "energy_mse": [1e-3, 5e-2, 1e-3, 1e-3],
+             "state_mse": [2.0, 1.0, 0.5, 0.4]}
+    assert first_reaching(curve, {"energy_mse": 1e-2}) == 0
+    assert first_reaching(curve, {"energy_mse": 1e-2, "state_mse": 0.5}) == 2
+    assert first_reaching(curve, {"energy_mse": 1e-2, "state_mse": 0.1}) is None
+    curve["state_mse"][3] = None
+    assert first_reaching(curve, {"state_mse": 0.45}) is None
