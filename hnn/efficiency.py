@@ -1,11 +1,14 @@
-"""Is the HNN more sample efficient? Baseline and HNN trained on n trajectories, for each task
-that declares `SampleSizes`, each seed, under the robust profile (`hnn.config.PROFILES`).
+"""Is the HNN more sample efficient? Baseline, HNN and NODE + SO (where the task has it) trained
+on n trajectories, for each task that declares `SampleSizes`, each seed, under the robust profile
+(`hnn.config.PROFILES`). The LNN is left out: its step costs 2.7-5.6x the HNN's
+(`benchmarks/bench_models.py`), and it diverges on the two-body task at the paper's size.
 
 The sets are nested: size n is the first n training trajectories of one large set per seed
 (`SampleSizes.largest`), so the curves are paired; the test split (that large set's) and the
 evaluation starts are the same at every size. Every size trains the task's usual number of
 steps. One note measures what changes when the steps scale with the size instead: the first
-task, total_steps x n / paper size, for the sizes that differ from the paper's, first two seeds.
+task, total_steps x n / paper size, for the sizes that differ from the paper's, baseline and HNN,
+first two seeds.
 
     python reproduce.py --study sample-efficiency --seeds 0 1 2 3 4 [--jobs 2]
 """
@@ -16,10 +19,11 @@ import numpy as np
 from .checkpoint import write_json, write_text
 from .config import PROFILES
 from .report import MODEL_LABELS, markdown_table
-from .studies import RunSet, Study
+from .studies import RunSet, Study, offered
 from .sweep import Run
 
-MODELS = ("baseline", "hnn")
+MODELS = ("baseline", "hnn", "node2")
+SCALED_MODELS = ("baseline", "hnn")
 SCALED_SEEDS = 2          # the note on steps that scale with n: the first two seeds
 
 
@@ -57,13 +61,14 @@ def needs(context):
     sets = []
     for name in studied(context):
         task = context.tasks[name]
-        runs = tuple(Run(name, model, seed) for model in MODELS for seed in context.seeds)
+        runs = tuple(Run(name, model, seed) for model in offered(task, MODELS)
+                     for seed in context.seeds)
         sets += [RunSet(runs, folder_of(name, n), overrides(task, n, context))
                  for n in sizes(task, context)]
     first = studied(context)[:1]
     for name in first:
         task = context.tasks[name]
-        runs = tuple(Run(name, model, seed) for model in MODELS
+        runs = tuple(Run(name, model, seed) for model in SCALED_MODELS
                      for seed in context.seeds[:SCALED_SEEDS])
         sets += [RunSet(runs, folder_of(name, n, True), overrides(task, n, context, True))
                  for n in scaled_sizes(task, context)]
@@ -89,7 +94,7 @@ def analyse(context):
         task, settings = context.tasks[name], context.tasks[name].sample_sizes
         entry = {"title": task.title, "sizes": sizes(task, context), "paper": settings.paper,
                  "total_steps": task.config(quick=context.quick).total_steps, "models": {}}
-        for model in MODELS:
+        for model in offered(task, MODELS):
             entry["models"][model] = {
                 metric: {str(n): values(context.runs(folder_of(name, n)), task, model,
                                         context.seeds, metric) for n in entry["sizes"]}
@@ -106,7 +111,7 @@ def analyse(context):
                                                       task, model, context.seeds[:SCALED_SEEDS],
                                                       "energy_mse")
                                        for n in scaled_sizes(task, context)}
-                               for model in MODELS}
+                               for model in SCALED_MODELS}
         out["tasks"][name] = entry
     return out
 
@@ -128,7 +133,7 @@ def markdown(numbers):
             rows = []
             for n in entry["sizes"]:
                 cells = [str(n) + (" (paper)" if n == entry["paper"] else "")]
-                for model in MODELS:
+                for model in entry["models"]:
                     xs = [x for x in entry["models"][model][metric][str(n)] if x is not None]
                     cells.append(f"{np.mean(xs):.2e} ({min(xs):.1e} – {max(xs):.1e})"
                                  if xs else "diverged")
@@ -139,7 +144,7 @@ def markdown(numbers):
             match = entry["matches"][metric]
             lines += [f"## {entry['title']}: {metric.replace('_', ' ')} "
                       f"({entry['total_steps']} steps at every n)", "",
-                      markdown_table(["n"] + [MODEL_LABELS[m] for m in MODELS]
+                      markdown_table(["n"] + [MODEL_LABELS[m] for m in entry["models"]]
                                      + ["baseline / HNN"], rows), "",
                       f"The smallest n at which the HNN's mean is at or below the baseline's at "
                       f"the paper's size ({entry['paper']}, {num(match['baseline_at_paper'])}): "
@@ -150,13 +155,14 @@ def markdown(numbers):
                     + [num(mean(entry["scaled"][m][str(n)])) + " (fixed steps: "
                        + num(mean(entry["models"][m]["energy_mse"][str(n)][:SCALED_SEEDS]))
                        + ")"
-                       for m in MODELS] for n in entry["sizes"] if str(n) in
+                       for m in SCALED_MODELS] for n in entry["sizes"] if str(n) in
                     entry["scaled"]["hnn"]]
             lines += [f"## {entry['title']}: steps scaled with n (energy mse, seeds "
                       f"{', '.join(map(str, seeds[:SCALED_SEEDS]))})", "",
                       "The mean energy MSE with total_steps x n / the paper's size, beside the "
                       "same seeds at the fixed steps.", "",
-                      markdown_table(["n", "steps"] + [MODEL_LABELS[m] for m in MODELS], rows),
+                      markdown_table(["n", "steps"] + [MODEL_LABELS[m] for m in SCALED_MODELS],
+                                     rows),
                       ""]
     return "\n".join(lines)
 
@@ -170,7 +176,7 @@ def figure(numbers):
     for column, entry in enumerate(tasks):
         for row, metric in enumerate(("energy_mse", "state_mse")):
             ax = axes[row][column]
-            for model in MODELS:
+            for model in entry["models"]:
                 kept = [(n, xs) for n in entry["sizes"] if (xs := [
                     x for x in entry["models"][model][metric][str(n)] if x is not None])]
                 sizes = [n for n, _ in kept]
@@ -200,6 +206,6 @@ def write(context):
             save_figure(figure(numbers), os.path.join(folder, "sample-efficiency.png"))]
 
 
-STUDY = Study("sample-efficiency", "Is the HNN more sample efficient? Baseline and HNN on nested "
-              "training sets of n trajectories, under the robust profile.", needs=needs,
+STUDY = Study("sample-efficiency", "Is the HNN more sample efficient? Baseline, HNN and NODE + SO "
+              "on nested training sets of n trajectories, under the robust profile.", needs=needs,
               write=write)

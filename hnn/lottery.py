@@ -1,6 +1,7 @@
 """Where training stops: the end-step lottery, the profile that removes it, and training speed.
 
-Every Table 1 task that is not `expensive`, baseline and HNN, each seed, trained twice, scoring
+Every Table 1 task that is not `expensive`, baseline, HNN and NODE + SO (where the task has it),
+each seed, trained twice, scoring
 the model at each of the last 21 steps and at 20 points along training (which leaves the final
 metrics bit for bit as they are): under the paper's protocol, and under the `robust` profile
 (`hnn.config.PROFILES`). Before that, a search: candidate profiles on the HNNs of the first two
@@ -15,10 +16,10 @@ import numpy as np
 from .checkpoint import write_json, write_text
 from .config import PROFILES
 from .report import MODEL_LABELS, markdown_table, render_tables
-from .studies import RunSet, Study, runs_of
+from .studies import RunSet, Study, offered, offered_runs, runs_of
 from .tasks import TABLE_1
 
-MODELS = ("baseline", "hnn")
+MODELS = ("baseline", "hnn", "node2")
 TRACKING = (("track_last", 21), ("track_points", 20))
 QUICK_TRACKING = (("track_last", 3), ("track_points", 3))     # --quick: a smoke run
 CANDIDATES = {"cosine": {"lr_schedule": "cosine"},
@@ -42,8 +43,9 @@ def tracking(context):
 
 def needs(context):
     tasks, track = studied(context), tracking(context)
-    sets = [RunSet(runs_of(tasks, MODELS, context.seeds), "runs-paper", track),
-            RunSet(runs_of(tasks, MODELS, context.seeds), "runs-robust",
+    runs = offered_runs(context, tasks, MODELS, context.seeds)
+    sets = [RunSet(runs, "runs-paper", track),
+            RunSet(runs, "runs-robust",
                    track + tuple(PROFILES["robust"].items()))]
     search = context.seeds[:SEARCH_SEEDS]
     sets += [RunSet(runs_of(tasks, ("hnn",), search), folder_of(label),
@@ -119,7 +121,8 @@ def analyse(context):
     out = {"seeds": list(seeds), "profile": PROFILES["robust"], "tasks": {}}
     for name, task in tasks.items():
         entry = {"title": task.title, "paper": {}, "robust": {}, "search": {}, "speed": {}}
-        for model in MODELS:
+        models = offered(task, MODELS)
+        for model in models:
             entry["paper"][model] = lottery(paper, task, model, seeds)
             entry["robust"][model] = lottery(robust, task, model, seeds)
         entry["search"]["paper"] = lottery(paper, task, "hnn", search)["within"]
@@ -129,7 +132,7 @@ def analyse(context):
         levels = {key: final_median(paper, task, "baseline", seeds, key)
                   for key in ("energy_mse", "state_mse")}
         entry["speed"]["levels"] = levels
-        for model in MODELS:
+        for model in models:
             entry["speed"][model] = (speed(paper, task, model, seeds, levels,
                                            dict(tracking(context))["track_points"])
                                      if None not in levels.values() else None)
@@ -157,7 +160,7 @@ def markdown(numbers):
              + ".", ""]
     rows = []
     for entry in numbers["tasks"].values():
-        for model in MODELS:
+        for model in entry["paper"]:
             p, r = entry["paper"][model], entry["robust"][model]
             rows.append([entry["title"], MODEL_LABELS[model],
                          num(median(p["within"])), num(max(p["within"])), num(p["across"]),
@@ -178,7 +181,7 @@ def markdown(numbers):
     rows = []
     for entry in numbers["tasks"].values():
         levels = entry["speed"]["levels"]
-        for model in MODELS:
+        for model in entry["paper"]:
             s = entry["speed"][model]
             if s is None:
                 continue
@@ -211,7 +214,7 @@ def lottery_figure(numbers):
     for column, entry in enumerate(tasks):
         for row, protocol in enumerate(("paper", "robust")):
             ax = axes[row][column]
-            for model in MODELS:
+            for model in entry[protocol]:
                 plot_seeds(ax, model, entry[protocol][model]["last"], "step", "energy_mse",
                            numbers["seeds"][0])
             ax.set(yscale="log", xlabel="step", ylabel="energy MSE",
@@ -232,7 +235,7 @@ def speed_figure(numbers):
     for column, entry in enumerate(tasks):
         for row, (metric, axis) in enumerate(panels):
             ax = axes[row][column]
-            for model in MODELS:
+            for model in entry["paper"]:
                 plot_seeds(ax, model, (entry["speed"][model] or {}).get("curves", {}), axis,
                            metric, numbers["seeds"][0], alpha=0.8)
             level = entry["speed"]["levels"][metric]

@@ -146,3 +146,15 @@ def run_study(context, executor, force=False, quiet=False):
 def runs_of(tasks, models, seeds):
     """`Run`s of every task name in `tasks`, model in `models` and seed in `seeds`."""
     return tuple(Run(task, model, seed) for task in tasks for model in models for seed in seeds)
+
+
+def offered(task, models):
+    """The models of `models` that `task` trains, in their order."""
+    return [model for model in models if model in task.models]
+
+
+def offered_runs(context, tasks, models, seeds):
+    """`Run`s of every task name in `tasks`, each model of `models` that the task trains, and
+    each seed in `seeds`."""
+    return tuple(Run(name, model, seed) for name in tasks
+                 for model in offered(context.tasks[name], models) for seed in seeds)

@@ -173,6 +173,9 @@ def test_end_of_training_study(studied):
     folder = out / "studies" / "end-of-training"
     numbers = read_json(folder / "end-of-training.json")
     assert set(numbers["tasks"]) == {"spring", "pend", "lipson", "2body"}      # no pixels
+    assert set(numbers["tasks"]["spring"]["paper"]) == {"baseline", "hnn", "node2"}
+    assert set(numbers["tasks"]["lipson"]["paper"]) == {"baseline", "hnn"}     # no NODE + SO
+    assert set(numbers["tasks"]["spring"]["speed"]["levels"]) == {"energy_mse", "state_mse"}
     robust = RunsFolder(folder / "runs-robust")
     config = robust.metrics(TASKS["spring"], "hnn", 0)["config"]
     assert all(config[k] == v for k, v in PROFILES["robust"].items())
@@ -191,7 +194,9 @@ def test_sample_efficiency_study(studied):
     out = studied[0]
     folder = out / "studies" / "sample-efficiency"
     numbers = read_json(folder / "sample-efficiency.json")["tasks"]
-    assert set(numbers) == {n for n, t in TASKS.items() if t.sample_sizes}
+    assert set(numbers) == {n for n, t in TASKS.items() if t.sample_sizes} == {
+        "spring", "pend", "2body", "dblpend"}
+    assert all(set(entry["models"]) == {"baseline", "hnn", "node2"} for entry in numbers.values())
     spring = TASKS["spring"]
     assert numbers["spring"]["sizes"] == [5, 25]                   # --quick: smallest, paper
     saved = RunsFolder(folder / "runs-spring-n5").metrics(spring, "hnn", 0)
