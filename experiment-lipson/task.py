@@ -8,8 +8,11 @@ targets and its split, with the same training settings and metric (its error ove
 """
 import dataclasses
 
+import numpy as np
+
 from hnn import EXTENSION, TABLE_1, Note, Task, TrainConfig, arg, rollout_errors
 from hnn.report import PaperComparison
+from hnn.trajectories import windows
 
 from . import analysis, data
 
@@ -59,6 +62,15 @@ class LipsonTask(Task):
         groups = 5 if config.derivative == "forward" else None
         return rollout_errors(model, data.hamiltonian, x0, t, truth, substeps=config.eval_substeps,
                               solver=config.eval_integrator, over="time", groups=groups)
+
+    def trajectories(self, dataset, config):
+        """The recording's own states (no differences): every window of --horizon + 1 points of
+        the training segment and of the test segment that are one recording step (1/6 s)
+        apart; windows across a dropped frame are left out."""
+        dt = float(np.median(np.diff(dataset["t"])))
+        length = config.horizon + 1
+        return (windows(dataset["x"], dataset["t"], length, dt, "the training segment"),
+                windows(dataset["test_x"], dataset["test_t"], length, dt, "the test segment"), dt)
 
     def figures(self, runs, figures_dir, seed=0):
         return analysis.make_figures(self, runs, figures_dir, seed)

@@ -86,6 +86,11 @@ NOTES = [
 class PixelTask(Task):
     """The pixel task; `rod_value` is the rod's value in the frames (see `data.preprocess`)."""
 
+    def trajectories(self, dataset, config):
+        raise NotImplementedError("the pixel task trains an autoencoder and its latent model on "
+                                  "pairs of frames, not a field on observed states; a rollout "
+                                  "loss there is a latent one, over frames")
+
     def __init__(self, *args, rod_value=1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.rod_value = rod_value

@@ -16,6 +16,9 @@ from .mlp import NONLINEARITIES
 from .training import SCHEDULES
 
 MODELS = ("hnn", "baseline", "dhnn", "shnn", "node2", "lnn")
+LOSSES = ("derivative", "rollout")
+ROLLOUT_NORMS = ("l2", "l1")
+ISO_METHODS = ("alternating", "joint")
 SMOOTH = ("tanh", "softplus", "sigmoid", "elu", "selu", "swish")    # twice differentiable enough
 # Fields that say where and how a run executes; they are left out of the stored config, so
 # changing them never makes a saved run stale. The thread count is stored: it changes the last
@@ -85,6 +88,28 @@ class TrainConfig:
     track_points: int = arg(0, "also score the model at N evenly spaced steps along training "
                                "(the first and the last included), into the checkpoint's curves "
                                "(0: off)", stored_if_default=False)
+    loss: str = arg("derivative", "how the model learns: derivative (the paper's: L2 between its "
+                                  "field and the observed time derivatives) or rollout (integrate "
+                                  "it over --horizon observed steps from an observed start and "
+                                  "compare the path with the observations; no derivatives)",
+                    stored_if_default=False)
+    horizon: int = arg(5, "--loss rollout: observed steps K of each training chunk",
+                       stored_if_default=False)
+    train_integrator: str = arg("rk4", "--loss rollout: integrator of the training rollouts (rk4, "
+                                       "midpoint, yoshida4, euler; leapfrog or yoshida4-leapfrog "
+                                       "for --model shnn)", stored_if_default=False)
+    train_substeps: int = arg(1, "--loss rollout: integrator steps per observed interval",
+                              stored_if_default=False)
+    rollout_norm: str = arg("l2", "--loss rollout: l2 (mean squared) or l1 (mean absolute) error "
+                                  "between the path and the observations",
+                            stored_if_default=False)
+    infer_starts: bool = arg(False, "--loss rollout: fit each chunk's start as a parameter "
+                                    "(initial-state optimisation) instead of taking its noisy "
+                                    "observation", stored_if_default=False)
+    iso_method: str = arg("alternating", "--infer-starts: alternating (every start refitted by "
+                                         "L-BFGS with the model fixed, 20 times along training) "
+                                         "or joint (the starts trained with the model by Adam)",
+                          stored_if_default=False)
     eval_substeps: int = arg(10, "integrator steps per output interval of the evaluation rollouts")
     eval_integrator: str = arg("rk4", "integrator of the evaluation rollouts: rk4 (the paper's "
                                       "numbers), midpoint or yoshida4 (symplectic, any H), "
@@ -124,6 +149,19 @@ class TrainConfig:
             ("track_last", self.track_last >= 0, "at least 0 (0: off)"),
             ("track_points", self.track_points >= 0, "at least 0 (0: off)"),
             ("batch_size", self.batch_size >= 0, "at least 0 (0: full batch)"),
+            ("loss", self.loss in LOSSES, f"one of {', '.join(LOSSES)}"),
+            ("horizon", self.horizon >= 1, "at least 1"),
+            ("train_integrator", self.train_integrator in INTEGRATORS,
+             f"one of {', '.join(INTEGRATORS)}"),
+            ("train_integrator",
+             self.train_integrator not in SEPARABLE_INTEGRATORS or self.model == "shnn",
+             "an integrator for any field unless --model shnn (leapfrog needs a separable H)"),
+            ("train_substeps", self.train_substeps >= 1, "at least 1"),
+            ("rollout_norm", self.rollout_norm in ROLLOUT_NORMS,
+             f"one of {', '.join(ROLLOUT_NORMS)}"),
+            ("infer_starts", not self.infer_starts or self.loss == "rollout",
+             "off unless --loss rollout (it fits the starts of rollout chunks)"),
+            ("iso_method", self.iso_method in ISO_METHODS, f"one of {', '.join(ISO_METHODS)}"),
             ("eval_substeps", self.eval_substeps >= 1, "at least 1"),
             ("eval_integrator", self.eval_integrator in INTEGRATORS,
              f"one of {', '.join(INTEGRATORS)}"),
@@ -134,6 +172,33 @@ class TrainConfig:
             ("device", re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
              "cpu, cuda or cuda:N"),
         ]
+
+
+CHOICES = {"model": MODELS, "eval_integrator": INTEGRATORS, "loss": LOSSES,
+           "train_integrator": INTEGRATORS, "rollout_norm": ROLLOUT_NORMS,
+           "iso_method": ISO_METHODS}
+
+
+def run_model(model, loss="derivative", infer_starts=False):
+    """The model part of a run's name: the model, then how it was trained where that is not the
+    paper's derivative matching (`hnn`, `hnn+rollout`, `hnn+rollout+iso`), so that runs trained
+    differently never share files."""
+    return model + ("" if loss == "derivative" else "+" + loss) + ("+iso" if infer_starts else "")
+
+
+def split_run_model(key):
+    """(model, {setting: value}) of a `run_model` key; ValueError for an unknown part."""
+    model, *parts = key.split("+")
+    settings = {}
+    for part in parts:
+        if part in LOSSES and part != "derivative" and "loss" not in settings:
+            settings["loss"] = part
+        elif part == "iso" and settings.get("loss") == "rollout" and "infer_starts" not in settings:
+            settings["infer_starts"] = True
+        else:
+            raise ValueError(f"run model {key!r}: expected a model, then +rollout and then +iso, "
+                             f"got the part {part!r}")
+    return model, settings
 
 
 def _flag(name):
@@ -159,9 +224,8 @@ def add_config_flags(parser, defaults):
         if kind is bool:
             parser.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction,
                                 default=value, help=help_text)
-        elif field.name in ("model", "eval_integrator"):
-            parser.add_argument(_flag(field.name),
-                                choices=MODELS if field.name == "model" else INTEGRATORS,
+        elif field.name in CHOICES:
+            parser.add_argument(_flag(field.name), choices=CHOICES[field.name],
                                 default=value, help=help_text + " (default: %(default)s)")
         else:
             parser.add_argument(_flag(field.name), type=kind, default=value,

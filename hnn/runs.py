@@ -22,12 +22,14 @@ from .checkpoint import (
     save_checkpoint,
     write_json,
 )
+from .config import run_model
 
-_NAME = re.compile(r"^(?P<task>.+)-(?P<model>[a-z][a-z0-9]*)-seed(?P<seed>\d+)$")
+_NAME = re.compile(r"^(?P<task>.+)-(?P<model>[a-z][a-z0-9]*(?:\+[a-z0-9]+)*)-seed(?P<seed>\d+)$")
 
 
 def run_name(task, model, seed):
-    """`{task}-{model}-seed{seed}`, e.g. `spring-hnn-seed0`."""
+    """`{task}-{model}-seed{seed}`, e.g. `spring-hnn-seed0`; `model` may say how the run was
+    trained (`hnn.config.run_model`: `spring-hnn+rollout-seed0`)."""
     return f"{task}-{model}-seed{seed}"
 
 
@@ -199,7 +201,10 @@ class RunsFolder:
         path, json_path = self.paths(task, model, seed)
 
         def build(stored):
-            held = tuple(stored.get(key) for key in ("task", "model", "seed"))
+            held = (stored.get("task"), run_model(stored.get("model"),
+                                                  stored.get("loss", "derivative"),
+                                                  stored.get("infer_starts", False)),
+                    stored.get("seed"))
             if held != (task.name, model, seed):
                 raise ValueError(f"checkpoint {path} holds a run of task {held[0]}, model "
                                  f"{held[1]}, seed {held[2]}; expected task {task.name}, model "

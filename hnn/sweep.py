@@ -16,7 +16,7 @@ import time
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write
-from .config import REPO_ROOT
+from .config import REPO_ROOT, split_run_model
 from .experiments import SEARCH_PATH_ENV, find_task
 from .runs import run_name, run_paths
 
@@ -47,9 +47,16 @@ class Options:
     overrides: tuple = ()       # (field, value) pairs set on every run, e.g. (("noise_std", 0.0),)
 
     def config(self, task, run, save_dir):
-        return task.config(quick=self.quick, seed=run.seed, model=run.model, save_dir=save_dir,
-                           device=self.device, threads=self.threads, quiet=True,
-                           **dict(self.overrides))
+        """The run's config; `run.model` may say how it trains (`hnn.config.run_model`), and
+        ValueError if the overrides say otherwise."""
+        model, settings = split_run_model(run.model)
+        config = task.config(quick=self.quick, seed=run.seed, model=model, save_dir=save_dir,
+                             device=self.device, threads=self.threads, quiet=True,
+                             **{**settings, **dict(self.overrides)})
+        if task.run_model(config) != run.model:
+            raise ValueError(f"run {run.name}: its overrides train it as "
+                             f"{task.run_model(config)}; name the run that way")
+        return config
 
 
 def make_data(run, options):

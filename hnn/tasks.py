@@ -18,13 +18,14 @@ import time
 import numpy as np
 import torch
 
-from .config import MODELS, TrainConfig, arg, parse_config, stored_config
+from .config import MODELS, TrainConfig, arg, parse_config, run_model, stored_config
 from .data import evaluation_states, ring_states, solve_batch, trajectory_dataset
 from .lagrangian import as_mass_matrix, mass_matrix_from_hamiltonian
 from .metrics import loss_summary, rollout_errors
 from .models import build_model
 from .runs import BOOKKEEPING, RunsFolder, check_writable, is_up_to_date, run_name, save_run
 from .training import derivative_loss, fit
+from .trajectories import RolloutLoss, as_trajectories, uniform_step
 
 TABLE_1 = "Table 1"
 TABLE_2 = "Table 2 (appendix)"
@@ -202,6 +203,19 @@ class Task:
         raise NotImplementedError(f"task {self.name} does not say how many rows a trajectory "
                                   f"has, so --train-trajectories cannot take whole ones")
 
+    def trajectories(self, dataset, config):
+        """(train, test, dt): the observed states `(n, T, d)` of the training and the test
+        trajectories, in the order of the splits' rows, and their time step, for --loss rollout.
+        By default the splits' inputs (`splits`, key "x") cut into trajectories of
+        `rows_per_trajectory` points on the uniform grid `dataset["t"]`."""
+        if "t" not in dataset:
+            raise NotImplementedError(f"task {self.name} keeps no time grid 't' in its dataset")
+        train, test = self.splits(dataset)
+        rows = self.rows_per_trajectory(config)
+        return (as_trajectories(train["x"], rows, "the training split"),
+                as_trajectories(test["x"], rows, "the test split"),
+                uniform_step(dataset["t"], f"task {self.name}'s time grid"))
+
     def build(self, config):
         """The empty model a config describes."""
         lagrangian = config.model == "lnn"
@@ -231,7 +245,11 @@ class Task:
         return dataclasses.replace(self.defaults, **{**(self.quick if quick else {}), **overrides})
 
     def run_name(self, config):
-        return run_name(self.name, config.model, config.seed)
+        return run_name(self.name, self.run_model(config), config.seed)
+
+    def run_model(self, config):
+        """The model part of the run's name, which says how it was trained (`run_model`)."""
+        return run_model(config.model, config.loss, config.infer_starts)
 
     def stored_config(self, config):
         """What identifies the run's results: the task's name and every setting."""
@@ -246,8 +264,8 @@ class Task:
             return False
         runs = RunsFolder(config.save_dir)
         try:
-            _, ckpt = runs.load(self, config.model, config.seed)
-            saved = runs.metrics(self, config.model, config.seed)
+            _, ckpt = runs.load(self, self.run_model(config), config.seed)
+            saved = runs.metrics(self, self.run_model(config), config.seed)
         except (OSError, ValueError):
             return False
         return ckpt["config"] == stored and ckpt["metrics"] == {
@@ -278,6 +296,10 @@ class Task:
         torch.manual_seed(config.seed)
         model = self.build(config).to(config.device)
         train, validation, test = self.training_data(dataset, config)
+        if config.loss == "rollout":
+            loss, fitted, extra = self.rollout_training(dataset, config)
+        else:
+            loss, fitted, extra = self.loss, (train, validation, test), ()
         tracked, snapshots = tracked_steps(config), {}
         clock = time.perf_counter()
 
@@ -285,13 +307,14 @@ class Task:
             if step in tracked:
                 snapshots[step] = (time.perf_counter() - clock,
                                    {k: v.detach().clone() for k, v in kept.state_dict().items()})
-        curves = fit(model, self.loss, train, test, total_steps=config.total_steps,
+        curves = fit(model, loss, fitted[0], fitted[2], total_steps=config.total_steps,
                      learn_rate=config.learn_rate, weight_decay=config.weight_decay,
                      batch_size=config.batch_size, seed=config.seed, quiet=config.quiet,
                      desc=self.run_name(config), schedule=config.lr_schedule,
                      lr_final=config.lr_final, ema_decay=config.ema_decay,
-                     clip_grad=config.clip_grad, validation=validation,
-                     on_step=snapshot if tracked else None)
+                     clip_grad=config.clip_grad, validation=fitted[1],
+                     on_step=snapshot if tracked else None,
+                     test_loss_fn=getattr(loss, "held_out", None), extra_params=extra)
         metrics = {"train_loss": self.loss_summary(model, train),
                    "test_loss": self.loss_summary(model, test)}
         metrics.update(self.rollout_metrics(model, dataset, config))
@@ -311,6 +334,42 @@ class Task:
                                        self.rows_per_trajectory(config))
         train, validation = carve_validation(train, config.val_fraction)
         return train, validation, test
+
+    def trajectory_data(self, dataset, config):
+        """(train, validation or None, test, dt) of --loss rollout: dicts of the trajectories
+        `(n, T, d)` ("trajectories") and their rows ("index"), cut and carved as
+        `training_data` cuts rows (whole trajectories), and the time step."""
+        try:
+            train, test, dt = self.trajectories(dataset, config)
+        except NotImplementedError as err:
+            raise ValueError(f"--loss rollout needs trajectories, and task {self.name} has none: "
+                             f"{err}") from None
+        train, test = (to_tensors({"trajectories": split}, config.device)
+                       for split in (train, test))
+        if config.train_trajectories:
+            train = first_trajectories(train, config.train_trajectories, 1)
+        train, validation = carve_validation(train, config.val_fraction)
+        for split in (train, validation, test):
+            if split is not None:
+                split["index"] = torch.arange(len(split["trajectories"]), device=config.device)
+        return train, validation, test, dt
+
+    def rollout_training(self, dataset, config):
+        """(loss, (train, validation, test), extra parameters) of --loss rollout: a
+        `hnn.trajectories.RolloutLoss` over the task's trajectories, and with --infer-starts its
+        inferred starts (trained with the model when --iso-method joint)."""
+        train, validation, test, dt = self.trajectory_data(dataset, config)
+        loss = RolloutLoss(dt, config.horizon, config.train_integrator, config.train_substeps,
+                           config.rollout_norm, seed=config.seed)
+        for name, split in (("training", train), ("validation", validation), ("test", test)):
+            if split is not None:
+                loss.check(split["trajectories"], name)
+        extra = ()
+        if config.infer_starts:
+            starts = loss.infer_starts(train["trajectories"], config.iso_method,
+                                       config.total_steps)
+            extra = (starts,) if config.iso_method == "joint" else ()
+        return loss, (train, validation, test), extra
 
     def rollout_metrics(self, model, dataset, config):
         """`evaluate`, or `{"diverged": reason}` if its rollouts fail (`FloatingPointError`)."""

@@ -72,7 +72,8 @@ def learning_rate(step, total_steps, learn_rate, schedule="constant", final=0.01
 
 def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_decay=0.0,
         batch_size=0, seed=0, eval_every=10, quiet=False, desc="train", schedule="constant",
-        lr_final=0.01, ema_decay=0.0, clip_grad=0.0, validation=None, on_step=None):
+        lr_final=0.01, ema_decay=0.0, clip_grad=0.0, validation=None, on_step=None,
+        test_loss_fn=None, extra_params=()):
     """Train `model` in place with Adam for `total_steps + 1` updates, as the original code did.
 
     `train` and `test` are dicts of tensors sharing their first dimension; `loss_fn(model, batch)`
@@ -91,6 +92,10 @@ def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_dec
       loss, and `model` ends with the weights (averaged ones, with `ema_decay`) of its lowest.
     - `on_step(step, model)`: called after each update with the model that would be kept (the
       average, with `ema_decay`); it must not change it.
+    - `test_loss_fn(model, batch)`: the loss of the test and validation splits (default
+      `loss_fn`), taken without gradients.
+    - `extra_params`: tensors that `loss_fn` also depends on (inferred starts, say), trained
+      with the model by a second Adam at the same rate and schedule, without weight decay.
     Before any step, raises ValueError for total_steps or batch_size < 0 or a split that is not a
     non-empty dict of tensors of one non-zero length, and TypeError for a floating-point tensor
     whose dtype is not the parameters'. Raises FloatingPointError as soon as the training or the
@@ -112,6 +117,9 @@ def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_dec
         _check_split(name, data, param_dtypes)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = Adam(params, lr=learn_rate, weight_decay=weight_decay)
+    extra = Adam(extra_params, lr=learn_rate) if extra_params else None
+    trained = params + list(extra_params)
+    held_out = test_loss_fn or loss_fn
     generator = torch.Generator().manual_seed(seed)
     average = None
     if ema_decay:
@@ -130,29 +138,34 @@ def fit(model, loss_fn, train, test, *, total_steps, learn_rate=1e-3, weight_dec
         if not math.isfinite(value):
             raise FloatingPointError(f"{desc}: training loss became {value} at step {step}")
         optimizer.zero_grad()
-        loss.backward(inputs=params)
+        if extra is not None:
+            extra.zero_grad()
+        loss.backward(inputs=trained)
         if clip_grad:
             torch.nn.utils.clip_grad_norm_(params, clip_grad)
         if schedule != "constant":
             optimizer.lr = learning_rate(step, total_steps, learn_rate, schedule, lr_final)
         optimizer.step()
+        if extra is not None:
+            extra.lr = optimizer.lr
+            extra.step()
         if average is not None:
             average.update_parameters(model)
         curves["step"].append(step)
         curves["train_loss"].append(value)
         if step % eval_every == 0 or step == total_steps:
             with torch.no_grad():
-                test_value = loss_fn(kept, _sample(test, batch_size, generator)).item()
+                test_value = held_out(kept, _sample(test, batch_size, generator)).item()
             if not math.isfinite(test_value):
                 raise FloatingPointError(f"{desc}: test loss became {test_value} at step {step}")
             curves["test_step"].append(step)
             curves["test_loss"].append(test_value)
             if validation is not None:
                 with torch.no_grad():
-                    held_out = loss_fn(kept, validation).item()
-                curves["validation_loss"].append(held_out)
-                if held_out < best[0]:
-                    best = (held_out, copy.deepcopy(kept.state_dict()))
+                    validation_value = held_out(kept, validation).item()
+                curves["validation_loss"].append(validation_value)
+                if validation_value < best[0]:
+                    best = (validation_value, copy.deepcopy(kept.state_dict()))
             bar.set_postfix(train=f"{value:.3e}", test=f"{test_value:.3e}", refresh=False)
         if on_step is not None:
             on_step(step, kept)
