@@ -45,15 +45,6 @@ def solution(x0, t):
     return np.einsum("tij,bj->bti", flows, np.asarray(x0, dtype=np.float64))
 
 
-def decay_rate(t, energy):
-    """The energy's decay rate per trajectory: minus the least-squares slope of log E against t,
-    for `energy` (batch, T) on times `t` (T,); `(batch,)`."""
-    log_energy = np.log(np.asarray(energy))
-    t = np.asarray(t) - np.mean(t)
-    slope = (log_energy - log_energy.mean(axis=1, keepdims=True)) @ t / (t @ t)
-    return -slope
-
-
 GRID_POINTS = 25          # per axis, as the D-HNN paper's grid
 GRID_LIMIT = 0.7          # inside the data's radii (0.1 to 1)
 

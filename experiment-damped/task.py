@@ -6,6 +6,7 @@ unique only up to a harmonic gradient, but the field's divergence equals the Lap
 symplectic part is divergence-free). Here it is -2 gamma everywhere.
 """
 from hnn import EXTENSION, HamiltonianConfig, Note, OneDofTask, mean_stderr, rollout
+from hnn.metrics import decay_rate
 from hnn.report import LinearFieldFloor, ModelMetrics
 
 from . import analysis, data
@@ -26,13 +27,17 @@ class DampedTask(OneDofTask):
         metrics["divergence"] = mean_stderr(data.grid_divergence(model))
         x0, t, _ = self.evaluation_trajectories()
         states = rollout(model, x0, t, substeps=config.eval_substeps, solver=config.eval_integrator)
-        metrics["energy_decay_rate"] = mean_stderr(data.decay_rate(t, data.hamiltonian(states)))
+        metrics["energy_decay_rate"] = mean_stderr(decay_rate(t, data.hamiltonian(states)))
         return metrics
+
+    def true_divergence(self):
+        """The true field's divergence, -2 gamma everywhere."""
+        return -2 * data.GAMMA
 
     def true_decay_rate(self):
         """The decay rate of the true energy along the evaluation trajectories (mean over them)."""
         _, t, truth = self.evaluation_trajectories()
-        return float(data.decay_rate(t, data.hamiltonian(truth)).mean())
+        return float(decay_rate(t, data.hamiltonian(truth)).mean())
 
     def figures(self, runs, figures_dir, seed=0):
         return super().figures(runs, figures_dir, seed) + analysis.make_figures(

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from hnn import EXTENSION, TABLE_1, Note, Task, TrainConfig, arg, rollout_errors
+from hnn import EXTENSION, TABLE_1, Note, Task, TrainConfig, arg, rollout, rollout_errors
 from hnn.report import PaperComparison
 from hnn.trajectories import windows
 
@@ -62,6 +62,14 @@ class LipsonTask(Task):
         groups = 5 if config.derivative == "forward" else None
         return rollout_errors(model, data.hamiltonian, x0, t, truth, substeps=config.eval_substeps,
                               solver=config.eval_integrator, over="time", groups=groups)
+
+    def segment_energy(self, model, dataset, config):
+        """(t, the recording's energy, the model's energy), each `(T,)`, along the evaluation
+        rollout over the test segment."""
+        x0, t, truth = data.evaluation_segment(dataset)
+        states = rollout(model, x0, t, substeps=config.eval_substeps,
+                         solver=config.eval_integrator)
+        return t, data.hamiltonian(truth[0]), data.hamiltonian(states[0])
 
     def trajectories(self, dataset, config):
         """The recording's own states (no differences): every window of --horizon + 1 points of

@@ -110,9 +110,9 @@ def folder_tasks(folder):
 def find_studies(roots=None):
     """{name: study}: the library's own (time reversal, which prior pays), then the `STUDIES` of
     every experiment folder in `roots`."""
-    from . import efficiency, lottery, priors, reversal  # here: they import hnn.sweep
+    from . import efficiency, lottery, priors, reversal, trajectory_study  # they import hnn.sweep
     found = {study.name: study for study in (reversal.STUDY, priors.STUDY, lottery.STUDY,
-                                             efficiency.STUDY)}
+                                             efficiency.STUDY, trajectory_study.STUDY)}
     for folder in find_folders(roots):
         for study in getattr(load_folder(folder), "STUDIES", ()):
             if study.name in found:

@@ -126,6 +126,15 @@ def energy_mse(model, energy_fn, x0, t, true_states, **options):
     return rollout_errors(model, energy_fn, x0, t, true_states, **options)["energy_mse"]
 
 
+def decay_rate(t, energy):
+    """The energy's decay rate per trajectory: minus the least-squares slope of log E against t,
+    for `energy` (batch, T) on times `t` (T,); `(batch,)`."""
+    log_energy = np.log(np.asarray(energy))
+    t = np.asarray(t) - np.mean(t)
+    slope = (log_energy - log_energy.mean(axis=1, keepdims=True)) @ t / (t @ t)
+    return -slope
+
+
 def divergence(field, x):
     """The divergence sum_i df_i/dx_i of a field at states `x` (batch, d); `(batch,)`.
 

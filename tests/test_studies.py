@@ -35,7 +35,8 @@ def studied(tmp_path_factory, repo):
 
 def test_the_studies_are_found_and_time_reversal_is_a_default():
     assert set(STUDIES) == {"time-reversal", "which-prior", "end-of-training",
-                            "sample-efficiency", "friction-identifiability", "pixel-factors"}
+                            "sample-efficiency", "friction-identifiability", "pixel-factors",
+                            "trajectory-training"}
     assert [name for name, study in STUDIES.items() if study.default] == ["time-reversal"]
     with pytest.raises(ValueError, match="lowercase letters, digits and single hyphens"):
         Study("Bad_Name", "", needs=list, write=list)
@@ -203,3 +204,25 @@ def test_sample_efficiency_study(studied):
     assert saved["config"]["train_trajectories"] == 5 and saved["config"]["samples"] == 400
     assert numbers["spring"]["models"]["hnn"]["energy_mse"]["5"] == [saved["energy_mse"]["mean"]]
     assert (folder / "sample-efficiency.png").exists()
+
+
+@pytest.mark.slow
+def test_trajectory_training_study(studied):
+    out = studied[0]
+    folder = out / "studies" / "trajectory-training"
+    numbers = read_json(folder / "trajectory-training.json")
+    noise = numbers["noise"]
+    assert list(noise["noises"]) == ["0", "0.1"]                   # --quick: two noise levels
+    assert noise["noises"]["0"]["least_squares"][0] == pytest.approx(-0.2, abs=1e-9)
+    assert noise["truth"]["divergence"] == pytest.approx(-0.2)
+    iso = RunsFolder(folder / "runs-noise0.1").metrics(TASKS["damped"], "dhnn+rollout+iso", 0)
+    assert iso["config"]["loss"] == "rollout" and iso["config"]["infer_starts"] is True
+    assert iso["config"]["noise_std"] == 0.1
+    assert noise["iso_methods"]["alternating"]["divergence"] == [iso["divergence"]["mean"]]
+    assert set(numbers["real"]["models"]) == {"lipson derivative", "lipson_central derivative",
+                                              "lipson rollout (raw)"}
+    assert set(numbers["long"]) == {"spring", "pend", "2body"}
+    curve = RunsFolder(folder / "runs-long").checkpoint(TASKS["pend"], "hnn+rollout", 0)
+    assert curve["curves"]["tracked"]["step"][-1] == TASKS["pend"].quick["total_steps"]
+    assert (folder / "divergence-against-noise.png").exists()
+    assert (folder / "real-pendulum-energy.png").exists()

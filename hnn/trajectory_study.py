@@ -1,0 +1,307 @@
+"""What trajectory training buys (`--loss rollout`, `hnn.trajectories`), in three parts:
+
+1. Noise on the damped spring: the D-HNN trained by derivative matching, by rollout and by
+   rollout with inferred starts, at each noise level of `NOISES` on the observations; its learned
+   divergence and energy decay rate against the truth's and against the training data's own
+   least-squares divergence, and its energy and state MSE. At the task's noise the two ways of
+   inferring the starts are compared.
+2. The real pendulum without derivatives: baseline, HNN and D-HNN trained by rollout on windows
+   of the raw recording, beside the derivative-matched runs of `lipson` (forward differences) and
+   `lipson_central`; each rollout's energy decay rate beside the recording's.
+3. Long rollouts: the HNN trained by rollout against the derivative-matched HNN on spring,
+   pendulum and two-body, at equal training steps and, from 20 scorings along training, at equal
+   training seconds.
+
+    python reproduce.py --study trajectory-training --seeds 0 1 2 3 4 [--jobs 2]
+"""
+import os
+
+import numpy as np
+
+from .checkpoint import write_json, write_text
+from .metrics import decay_rate
+from .report import MODEL_LABELS, markdown_table
+from .studies import RunSet, Study
+from .sweep import Run
+
+NOISES = (0.0, 0.025, 0.05, 0.1, 0.2)
+QUICK_NOISES = (0.0, 0.1)
+TASK_NOISE = 0.1                     # the damped task's own noise, where the ISO methods meet
+TRAININGS = {"derivative": "", "rollout": "+rollout", "rollout + ISO": "+rollout+iso"}
+REAL_MODELS = ("baseline", "hnn", "dhnn")
+DERIVATIVE_TASKS = ("lipson", "lipson_central")
+LONG_TASKS = ("spring", "pend", "2body")
+LONG_TRACKING = (("track_points", 20),)
+
+
+def noises(context):
+    return QUICK_NOISES if context.quick else NOISES
+
+
+def noise_folder(sigma, suffix=""):
+    return f"runs-noise{sigma:g}{suffix}"
+
+
+def runs(tasks, models, seeds):
+    return tuple(Run(task, model, seed) for task in tasks for model in models for seed in seeds)
+
+
+def needs(context):
+    selected, seeds, sets = set(context.selected), context.seeds, []
+    if "damped" in selected:
+        dhnn = ["dhnn" + suffix for suffix in TRAININGS.values()]
+        sets += [RunSet(runs(["damped"], dhnn, seeds), noise_folder(sigma),
+                        (("noise_std", sigma),)) for sigma in noises(context)]
+        sets.append(RunSet(runs(["damped"], ["dhnn+rollout+iso"], seeds),
+                           noise_folder(TASK_NOISE, "-joint"),
+                           (("noise_std", TASK_NOISE), ("iso_method", "joint"))))
+    if "lipson" in selected:
+        sets.append(RunSet(runs(["lipson"], [m + "+rollout" for m in REAL_MODELS], seeds),
+                           "runs-raw"))
+        sets.append(RunSet(runs([t for t in DERIVATIVE_TASKS if t in selected], REAL_MODELS,
+                                seeds)))
+    long = [name for name in LONG_TASKS if name in selected]
+    if long:
+        sets.append(RunSet(runs(long, ["hnn", "hnn+rollout"], seeds), "runs-long",
+                           LONG_TRACKING))
+    return sets
+
+
+def values(folder, task, model, seeds, metric):
+    out = []
+    for seed in seeds:
+        saved = folder.metrics(task, model, seed)
+        out.append(saved[metric]["mean"] if metric in saved else None)
+    return out
+
+
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return float(np.mean(xs)) if xs else None
+
+
+def noise_part(context):
+    task, seeds = context.tasks["damped"], context.seeds
+    quick = task.quick if context.quick else {}
+    out = {"truth": {"divergence": task.true_divergence(),
+                     "energy_decay_rate": task.true_decay_rate()}, "noises": {}}
+    metrics = ("divergence", "energy_decay_rate", "energy_mse", "state_mse")
+    for sigma in noises(context):
+        folder = context.runs(noise_folder(sigma))
+        entry = {"least_squares": [task.least_squares_reference(
+            seed, **quick, noise_std=sigma)["divergence"] for seed in seeds]}
+        for label, suffix in TRAININGS.items():
+            entry[label] = {m: values(folder, task, "dhnn" + suffix, seeds, m) for m in metrics}
+        out["noises"][f"{sigma:g}"] = entry
+    joint = context.runs(noise_folder(TASK_NOISE, "-joint"))
+    out["iso_methods"] = {
+        "alternating": out["noises"][f"{TASK_NOISE:g}"]["rollout + ISO"],
+        "joint": {m: values(joint, task, "dhnn+rollout+iso", seeds, m) for m in metrics}}
+    return out
+
+
+def real_part(context):
+    seeds, out = context.seeds, {"models": {}}
+    sources = [("lipson", "", context.runs()), ("lipson_central", "", context.runs()),
+               ("lipson", "+rollout", context.runs("runs-raw"))]
+    for name, suffix, folder in sources:
+        if name not in context.selected:
+            continue
+        task = context.tasks[name]
+        label = name + (" rollout (raw)" if suffix else " derivative")
+        entry = {}
+        for model in REAL_MODELS:
+            rates, paths = [], None
+            for seed in seeds:
+                module, ckpt = folder.load(task, model + suffix, seed)
+                config = task.config(**{k: v for k, v in ckpt["config"].items() if k != "task"})
+                t, recording, energy = task.segment_energy(module, task.dataset(config), config)
+                rates.append(float(decay_rate(t, energy[None])[0]))
+                if seed == seeds[0]:
+                    paths = {"t": t.tolist(), "recording": recording.tolist(),
+                             "model": energy.tolist()}
+                    entry.setdefault("recording_decay_rate",
+                                     float(decay_rate(t, recording[None])[0]))
+            entry[model] = {"energy_mse": values(folder, task, model + suffix, seeds,
+                                                 "energy_mse"),
+                            "state_mse": values(folder, task, model + suffix, seeds, "state_mse"),
+                            "decay_rate": rates, "first_seed_path": paths}
+        out["models"][label] = entry
+    return out
+
+
+def at_seconds(curve, seconds, key):
+    """The value of `key` at the last scoring of `curve` at or before `seconds`."""
+    kept = [i for i, s in enumerate(curve["seconds"]) if s <= seconds]
+    return curve[key][kept[-1]] if kept else None
+
+
+def long_part(context):
+    folder, seeds, out = context.runs("runs-long"), context.seeds, {}
+    for name in LONG_TASKS:
+        if name not in context.selected:
+            continue
+        task = context.tasks[name]
+        entry = {m: {k: values(folder, task, m, seeds, k) for k in ("state_mse", "energy_mse")}
+                 for m in ("hnn", "hnn+rollout")}
+        equal_time = {"hnn": [], "hnn+rollout": [], "seconds": []}
+        for seed in seeds:
+            curves = {m: folder.checkpoint(task, m, seed)["curves"]["tracked"]
+                      for m in ("hnn", "hnn+rollout")}
+            seconds = min(c["seconds"][-1] for c in curves.values())
+            equal_time["seconds"].append(seconds)
+            for m, curve in curves.items():
+                equal_time[m].append(at_seconds(curve, seconds, "state_mse"))
+        entry["equal_time_state_mse"] = equal_time
+        out[name] = entry
+    return out
+
+
+def analyse(context):
+    out = {"seeds": list(context.seeds)}
+    if "damped" in context.selected:
+        out["noise"] = noise_part(context)
+    if "lipson" in context.selected:
+        out["real"] = real_part(context)
+    if any(name in context.selected for name in LONG_TASKS):
+        out["long"] = long_part(context)
+    return out
+
+
+def num(value, spec=".3g"):
+    return "–" if value is None else format(value, spec)
+
+
+def spread(xs, spec=".3g"):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "diverged"
+    return f"{np.mean(xs):{spec}} ({min(xs):{spec}} – {max(xs):{spec}})"
+
+
+def markdown(numbers):
+    seeds = numbers["seeds"]
+    lines = [f"# What trajectory training buys (seeds {', '.join(map(str, seeds))})", "",
+             "Cells: mean over the seeds (min – max).", ""]
+    if "noise" in numbers:
+        noise = numbers["noise"]
+        truth = noise["truth"]
+        rows = []
+        for sigma, entry in noise["noises"].items():
+            for label in TRAININGS:
+                e = entry[label]
+                rows.append([sigma, label, spread(e["divergence"]),
+                             spread(e["energy_decay_rate"]), spread(e["energy_mse"], ".2e"),
+                             spread(e["state_mse"], ".2e"),
+                             num(mean(entry["least_squares"])) if label == "derivative" else ""])
+        lines += ["## The damped spring's D-HNN against the noise on its observations", "",
+                  f"Truth: divergence {truth['divergence']:.3g}, energy decay rate "
+                  f"{truth['energy_decay_rate']:.3g}. Least squares: the divergence of a linear "
+                  f"field fitted to the training pairs (what an L2 fit on noisy inputs "
+                  f"approaches).", "",
+                  markdown_table(["noise σ", "training", "divergence", "energy decay rate",
+                                  "energy MSE", "state MSE", "least squares"], rows), ""]
+        rows = [[method, spread(e["divergence"]), spread(e["energy_decay_rate"]),
+                 spread(e["energy_mse"], ".2e"), spread(e["state_mse"], ".2e")]
+                for method, e in noise["iso_methods"].items()]
+        lines += [f"## Inferred starts: alternating against joint (σ = {TASK_NOISE:g})", "",
+                  markdown_table(["method", "divergence", "energy decay rate", "energy MSE",
+                                  "state MSE"], rows), ""]
+    if "real" in numbers:
+        rows = []
+        for label, entry in numbers["real"]["models"].items():
+            for model in REAL_MODELS:
+                e = entry[model]
+                rows.append([label, MODEL_LABELS[model], spread(e["energy_mse"], ".2e"),
+                             spread(e["state_mse"], ".2e"), spread(e["decay_rate"]),
+                             num(entry["recording_decay_rate"])])
+        lines += ["## The real pendulum without derivatives", "",
+                  "Decay rate: minus the slope of log energy against time along the rollout over "
+                  "the test segment, beside the recording's own.", "",
+                  markdown_table(["training", "model", "energy MSE", "state MSE",
+                                  "energy decay rate", "recording's"], rows), ""]
+    if "long" in numbers:
+        rows = []
+        for name, entry in numbers["long"].items():
+            d, r = entry["hnn"]["state_mse"], entry["hnn+rollout"]["state_mse"]
+            t = entry["equal_time_state_mse"]
+            rows.append([name, spread(d, ".2e"), spread(r, ".2e"),
+                         num(mean(r) / mean(d) if mean(r) and mean(d) else None),
+                         spread(entry["hnn"]["energy_mse"], ".2e"),
+                         spread(entry["hnn+rollout"]["energy_mse"], ".2e"),
+                         num(mean(t["seconds"]), ".1f"),
+                         num(mean(t["hnn+rollout"]) / mean(t["hnn"])
+                             if mean(t["hnn+rollout"]) and mean(t["hnn"]) else None)])
+        lines += ["## Long rollouts: the HNN trained by rollout against derivative matching", "",
+                  "Equal steps: the runs' final metrics. Equal time: the state MSE of each at its "
+                  "last scoring within the shorter run's training seconds.", "",
+                  markdown_table(["task", "derivative: state MSE", "rollout: state MSE",
+                                  "rollout / derivative", "derivative: energy MSE",
+                                  "rollout: energy MSE", "equal time (s)",
+                                  "rollout / derivative at equal time"], rows), ""]
+    return "\n".join(lines)
+
+
+def noise_figure(noise):
+    """The D-HNN's divergence against the noise, per training (mean and seed band), with the
+    truth and the training data's least-squares divergence."""
+    from .plots import pyplot
+    fig, ax = pyplot().subplots(figsize=(5.2, 3.8))
+    sigmas = [float(s) for s in noise["noises"]]
+    for (label, _), color in zip(TRAININGS.items(), ("tab:red", "tab:orange", "tab:blue")):
+        series = [[x for x in e[label]["divergence"] if x is not None]
+                  for e in noise["noises"].values()]
+        ax.plot(sigmas, [np.mean(xs) for xs in series], "o-", color=color, label=label)
+        ax.fill_between(sigmas, [min(xs) for xs in series], [max(xs) for xs in series],
+                        color=color, alpha=0.2)
+    ax.plot(sigmas, [np.mean(e["least_squares"]) for e in noise["noises"].values()], "k:",
+            label="least squares on the data")
+    ax.axhline(noise["truth"]["divergence"], color="k", lw=0.8, label="truth")
+    ax.set(xlabel="noise σ on the observations", ylabel="learned divergence",
+           title="Damped spring: the D-HNN's divergence")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def energy_figure(real):
+    """The energy along each first seed's rollout over the test segment, per training, beside
+    the recording's."""
+    from .plots import COLORS, panel_grid
+    entries = list(real["models"].items())
+    fig, axes = panel_grid(1, len(entries), width=4.2, height=3.4)
+    for ax, (label, entry) in zip(axes[0], entries):
+        first = entry[REAL_MODELS[0]]["first_seed_path"]
+        ax.plot(first["t"], first["recording"], color="k", lw=1.5, label="recording")
+        for model in REAL_MODELS:
+            path = entry[model]["first_seed_path"]
+            ax.plot(path["t"], path["model"], color=COLORS[model], label=MODEL_LABELS[model])
+        ax.set(xlabel="time since the test segment's start", ylabel="H", title=label)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write(context):
+    from .plots import save_figure
+    numbers = analyse(context)
+    if len(numbers) == 1:
+        return []
+    folder = context.folder
+    json_path, md_path = (os.path.join(folder, f"trajectory-training.{ext}")
+                          for ext in ("json", "md"))
+    write_json(json_path, numbers)
+    write_text(md_path, markdown(numbers))
+    paths = [json_path, md_path]
+    if "noise" in numbers:
+        paths.append(save_figure(noise_figure(numbers["noise"]),
+                                 os.path.join(folder, "divergence-against-noise.png")))
+    if "real" in numbers:
+        paths.append(save_figure(energy_figure(numbers["real"]),
+                                 os.path.join(folder, "real-pendulum-energy.png")))
+    return paths
+
+
+STUDY = Study("trajectory-training", "What trajectory training buys: the damped spring's "
+              "friction under noise, the real pendulum without derivatives, and long rollouts.",
+              needs=needs, write=write)
