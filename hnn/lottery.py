@@ -1,7 +1,6 @@
 """Where training stops: the end-step lottery, the profile that removes it, and training speed.
 
-Every Table 1 task that is not `expensive`, baseline, HNN and NODE + SO (where the task has it),
-each seed, trained twice, scoring
+Every Table 1 task that is not `expensive`, baseline and HNN, each seed, trained twice, scoring
 the model at each of the last 21 steps and at 20 points along training (which leaves the final
 metrics bit for bit as they are): under the paper's protocol, and under the `robust` profile
 (`hnn.config.PROFILES`). Before that, a search: candidate profiles on the HNNs of the first two
@@ -19,7 +18,7 @@ from .report import MODEL_LABELS, markdown_table, render_tables
 from .studies import RunSet, Study, offered, offered_runs, runs_of
 from .tasks import TABLE_1
 
-MODELS = ("baseline", "hnn", "node2")
+MODELS = ("baseline", "hnn")
 TRACKING = (("track_last", 21), ("track_points", 20))
 QUICK_TRACKING = (("track_last", 3), ("track_points", 3))     # --quick: a smoke run
 CANDIDATES = {"cosine": {"lr_schedule": "cosine"},

@@ -174,8 +174,7 @@ def test_end_of_training_study(studied):
     folder = out / "studies" / "end-of-training"
     numbers = read_json(folder / "end-of-training.json")
     assert set(numbers["tasks"]) == {"spring", "pend", "lipson", "2body"}      # no pixels
-    assert set(numbers["tasks"]["spring"]["paper"]) == {"baseline", "hnn", "node2"}
-    assert set(numbers["tasks"]["lipson"]["paper"]) == {"baseline", "hnn"}     # no NODE + SO
+    assert set(numbers["tasks"]["spring"]["paper"]) == {"baseline", "hnn"}
     assert set(numbers["tasks"]["spring"]["speed"]["levels"]) == {"energy_mse", "state_mse"}
     robust = RunsFolder(folder / "runs-robust")
     config = robust.metrics(TASKS["spring"], "hnn", 0)["config"]
