@@ -5,7 +5,15 @@ it records what field data can identify of the dissipation: the split f = J grad
 unique only up to a harmonic gradient, but the field's divergence equals the Laplacian of D (the
 symplectic part is divergence-free). Here it is -2 gamma everywhere.
 """
-from hnn import EXTENSION, HamiltonianConfig, Note, OneDofTask, mean_stderr, rollout
+from hnn import (
+    EXTENSION,
+    HamiltonianConfig,
+    Note,
+    OneDofTask,
+    TrajectoryStudy,
+    mean_stderr,
+    rollout,
+)
 from hnn.metrics import decay_rate
 from hnn.report import LinearFieldFloor, ModelMetrics
 
@@ -52,6 +60,7 @@ def truth(task):
 TASKS = [DampedTask(
     "damped", "Damped mass-spring", DEFAULTS, table=EXTENSION, order=10, quick=QUICK,
     models=("baseline", "hnn", "dhnn", "node2"), hamiltonian=data.hamiltonian,
+    trajectory_study=TrajectoryStudy("noise", models=("dhnn",)),
     dynamics=data.dynamics,
     solution=data.solution, t_span=data.T_SPAN, points_per_unit=data.POINTS_PER_UNIT,
     radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION, plot_limit=1.2, linear=True,

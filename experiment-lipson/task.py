@@ -10,7 +10,17 @@ import dataclasses
 
 import numpy as np
 
-from hnn import EXTENSION, TABLE_1, Note, Task, TrainConfig, arg, rollout, rollout_errors
+from hnn import (
+    EXTENSION,
+    TABLE_1,
+    Note,
+    Task,
+    TrainConfig,
+    TrajectoryStudy,
+    arg,
+    rollout,
+    rollout_errors,
+)
 from hnn.report import PaperComparison
 from hnn.trajectories import windows
 
@@ -119,7 +129,9 @@ CENTRAL_NOTE = Note(
 
 TASKS = [LipsonTask("lipson", "Real pendulum", DEFAULTS, table=TABLE_1, order=3, quick=QUICK,
                     paper=PAPER, state_dim=2, models=("baseline", "hnn", "dhnn", "shnn"),
-                    friction=True, notes=[FORWARD_NOTE]),
+                    friction=True, notes=[FORWARD_NOTE],
+                    trajectory_study=TrajectoryStudy("real", ("baseline", "hnn", "dhnn"),
+                                                     beside=("lipson", "lipson_central"))),
          LipsonTask("lipson_central", "Real pendulum, central differences", CENTRAL,
                     table=EXTENSION, order=11, quick=QUICK, state_dim=2,
                     models=("baseline", "hnn", "dhnn", "node2"), friction=True,

@@ -13,6 +13,7 @@ from hnn import (
     Task,
     TimeReversal,
     TrainConfig,
+    TrajectoryStudy,
     arg,
     rollout_errors,
 )
@@ -117,6 +118,7 @@ TASKS = [
               models=("baseline", "hnn", "shnn", "node2", "lnn"), mass_matrix=np.eye(4),
               sample_sizes=SampleSizes((25, 50, 100, 250, 500, 800, 1000), (("trials", 1250),),
                                        paper=800),
+              trajectory_study=TrajectoryStudy("long"),
               time_reversal=TimeReversal(starts=2,
                                          long_horizon=100 * data.SETTINGS[2]["t_span"][1])),
     OrbitTask("3body", "Three body", THREE_BODY, bodies=3, table=TABLE_2, order=6, quick=QUICK,

@@ -6,6 +6,7 @@ from hnn import (
     OneDofTask,
     SampleSizes,
     TimeReversal,
+    TrajectoryStudy,
     rollout_errors,
 )
 from hnn.report import OriginalProtocol
@@ -57,7 +58,7 @@ TASKS = [PendulumTask(
     eval_solution=data.evaluation_solution, t_span=data.T_SPAN,
     points_per_unit=data.POINTS_PER_UNIT, radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION,
     plot_limit=2.5, models=("baseline", "hnn", "shnn", "node2", "lnn"), mass_matrix=0.5,
-    time_reversal=TimeReversal(starts=2),
+    time_reversal=TimeReversal(starts=2), trajectory_study=TrajectoryStudy("long"),
     sample_sizes=SampleSizes((5, 10, 25, 50, 100, 200), (("samples", 400),), paper=25),
     sections=[OriginalProtocol("energy_mse_original_metric",
                                "Pendulum under the original's energy, q^2 + p^2")])]

@@ -1,5 +1,5 @@
 """The ideal mass-spring task: the authors' settings, the paper's numbers, one extra metric."""
-from hnn import TABLE_1, HamiltonianConfig, Note, OneDofTask, SampleSizes
+from hnn import TABLE_1, HamiltonianConfig, Note, OneDofTask, SampleSizes, TrajectoryStudy
 from hnn.report import LinearFieldFloor, OriginalProtocol
 
 from . import data
@@ -49,6 +49,7 @@ TASKS = [SpringTask(
     models=("baseline", "hnn", "dhnn", "shnn", "node2", "lnn"),
     linear=True, friction=True,        # the friction table's control: a spring without friction
     sample_sizes=SampleSizes((5, 10, 25, 50, 100, 200), (("samples", 400),), paper=25),
+    trajectory_study=TrajectoryStudy("long"),
     sections=[OriginalProtocol("energy_mse_original_horizon",
                                "Spring under the original's stretched horizons"),
               LinearFieldFloor()])]

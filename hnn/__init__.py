@@ -54,6 +54,7 @@ from .tasks import (
     SampleSizes,
     Task,
     TimeReversal,
+    TrajectoryStudy,
 )
 from .training import derivative_loss, fit
 
@@ -70,6 +71,6 @@ __all__ = [
     "TrainConfig", "arg", "parse_config",
     "Task", "HamiltonianTask", "HamiltonianConfig", "OneDofTask", "Reference", "Note",
     "SampleSizes",
-    "TimeReversal",
+    "TimeReversal", "TrajectoryStudy",
     "TABLE_1", "TABLE_2", "EXTENSION", "RunsFolder", "Study", "RunSet", "Context",
 ]

@@ -77,6 +77,23 @@ class SampleSizes:
             raise ValueError(f"SampleSizes needs sizes >= 1 that include the paper's, got {self}")
 
 
+@dataclasses.dataclass(frozen=True)
+class TrajectoryStudy:
+    """What the trajectory-training study (`hnn.trajectory_study`) does with a task, `part`:
+    "noise", a noise sweep of `models` (the task needs `true_divergence`, `true_decay_rate` and
+    `least_squares_reference`); "real", `models` trained by rollout beside the derivative-matched
+    runs of the tasks `beside` (each needs `segment_energy`); or "long", `models` by rollout
+    against derivative matching, scored along training."""
+
+    part: str
+    models: tuple = ("hnn",)
+    beside: tuple = ()
+
+    def __post_init__(self):
+        if self.part not in ("noise", "real", "long"):
+            raise ValueError(f"TrajectoryStudy part must be noise, real or long, got {self.part!r}")
+
+
 @dataclasses.dataclass
 class Reference:
     """A task's known physics. `x0`: held-out starts `(n, d)`; `energy(states)`: true energy of
@@ -124,6 +141,7 @@ class Task:
             training) leave it out.
         sample_sizes: a `SampleSizes` if the sample-efficiency study takes this task; it needs
             `rows_per_trajectory`.
+        trajectory_study: a `TrajectoryStudy` if the trajectory-training study takes this task.
 
     Override `dataset`, `evaluate` and, where the task has them, `figures` and `reference`;
     a task that is not a plain dynamics model also overrides `build`, `splits`, `loss` and
@@ -133,7 +151,7 @@ class Task:
     def __init__(self, name, title, defaults, *, table=EXTENSION, order=100, quick=None,
                  paper=None, notes=(), state_dim=None, models=("baseline", "hnn"),
                  friction=False, time_reversal=None, sections=(), mass_matrix=None,
-                 expensive=False, sample_sizes=None):
+                 expensive=False, sample_sizes=None, trajectory_study=None):
         if not isinstance(name, str) or not re.fullmatch(r"\w+", name, re.ASCII):
             raise ValueError(f"task name {name!r} must be letters, digits and underscores "
                              f"(a run is named task-model-seedN, and files are named after it)")
@@ -171,6 +189,7 @@ class Task:
                              f"p = M(q) dq/dt from the task's momenta to velocities)")
         self.friction, self.time_reversal, self.sections = friction, time_reversal, tuple(sections)
         self.expensive, self.sample_sizes = expensive, sample_sizes
+        self.trajectory_study = trajectory_study
         self.config(quick=True)                      # the quick profile must be a valid config
 
     def __repr__(self):

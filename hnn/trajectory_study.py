@@ -1,16 +1,17 @@
-"""What trajectory training buys (`--loss rollout`, `hnn.trajectories`), in three parts:
+"""What trajectory training buys (`--loss rollout`, `hnn.trajectories`), in three parts, each
+taking the tasks that declare it (`hnn.tasks.TrajectoryStudy`):
 
-1. Noise on the damped spring: the D-HNN trained by derivative matching, by rollout and by
-   rollout with inferred starts, at each noise level of `NOISES` on the observations; its learned
+1. "noise" (the damped spring): its models trained by derivative matching, by rollout and by
+   rollout with inferred starts, at each noise level of `NOISES` on the observations; the learned
    divergence and energy decay rate against the truth's and against the training data's own
-   least-squares divergence, and its energy and state MSE. At the task's noise the two ways of
-   inferring the starts are compared.
-2. The real pendulum without derivatives: baseline, HNN and D-HNN trained by rollout on windows
-   of the raw recording, beside the derivative-matched runs of `lipson` (forward differences) and
-   `lipson_central`; each rollout's energy decay rate beside the recording's.
-3. Long rollouts: the HNN trained by rollout against the derivative-matched HNN on spring,
-   pendulum and two-body, at equal training steps and, from 20 scorings along training, at equal
-   training seconds.
+   least-squares divergence, and the energy and state MSE. At the task's noise (`TASK_NOISE`)
+   the two ways of inferring the starts are compared.
+2. "real" (the real pendulum): its models trained by rollout on windows of the raw recording,
+   beside the derivative-matched runs of the tasks it names (`lipson`'s forward differences and
+   `lipson_central`); each rollout's energy decay rate beside the recording's.
+3. "long" (spring, pendulum, two-body): the HNN trained by rollout against the
+   derivative-matched HNN, at equal training steps and, from 20 scorings along training, at
+   equal training seconds.
 
     python reproduce.py --study trajectory-training --seeds 0 1 2 3 4 [--jobs 2]
 """
@@ -28,9 +29,6 @@ NOISES = (0.0, 0.025, 0.05, 0.1, 0.2)
 QUICK_NOISES = (0.0, 0.1)
 TASK_NOISE = 0.1                     # the damped task's own noise, where the ISO methods meet
 TRAININGS = {"derivative": "", "rollout": "+rollout", "rollout + ISO": "+rollout+iso"}
-REAL_MODELS = ("baseline", "hnn", "dhnn")
-DERIVATIVE_TASKS = ("lipson", "lipson_central")
-LONG_TASKS = ("spring", "pend", "2body")
 LONG_TRACKING = (("track_points", 20),)
 
 
@@ -46,24 +44,29 @@ def runs(tasks, models, seeds):
     return tuple(Run(task, model, seed) for task in tasks for model in models for seed in seeds)
 
 
+def declared(context, part):
+    """{name: its TrajectoryStudy} of the selected tasks that take `part`."""
+    found = {name: context.tasks[name].trajectory_study for name in context.selected}
+    return {name: study for name, study in found.items() if study and study.part == part}
+
+
 def needs(context):
-    selected, seeds, sets = set(context.selected), context.seeds, []
-    if "damped" in selected:
-        dhnn = ["dhnn" + suffix for suffix in TRAININGS.values()]
-        sets += [RunSet(runs(["damped"], dhnn, seeds), noise_folder(sigma),
-                        (("noise_std", sigma),)) for sigma in noises(context)]
-        sets.append(RunSet(runs(["damped"], ["dhnn+rollout+iso"], seeds),
+    seeds, sets = context.seeds, []
+    for name, study in declared(context, "noise").items():
+        models = [m + suffix for m in study.models for suffix in TRAININGS.values()]
+        sets += [RunSet(runs([name], models, seeds), noise_folder(sigma), (("noise_std", sigma),))
+                 for sigma in noises(context)]
+        sets.append(RunSet(runs([name], [m + "+rollout+iso" for m in study.models], seeds),
                            noise_folder(TASK_NOISE, "-joint"),
                            (("noise_std", TASK_NOISE), ("iso_method", "joint"))))
-    if "lipson" in selected:
-        sets.append(RunSet(runs(["lipson"], [m + "+rollout" for m in REAL_MODELS], seeds),
+    for name, study in declared(context, "real").items():
+        sets.append(RunSet(runs([name], [m + "+rollout" for m in study.models], seeds),
                            "runs-raw"))
-        sets.append(RunSet(runs([t for t in DERIVATIVE_TASKS if t in selected], REAL_MODELS,
-                                seeds)))
-    long = [name for name in LONG_TASKS if name in selected]
-    if long:
-        sets.append(RunSet(runs(long, ["hnn", "hnn+rollout"], seeds), "runs-long",
-                           LONG_TRACKING))
+        sets.append(RunSet(runs([t for t in study.beside if t in context.selected],
+                                study.models, seeds)))
+    for name, study in declared(context, "long").items():
+        models = [m + suffix for m in study.models for suffix in ("", "+rollout")]
+        sets.append(RunSet(runs([name], models, seeds), "runs-long", LONG_TRACKING))
     return sets
 
 
@@ -80,37 +83,36 @@ def mean(xs):
     return float(np.mean(xs)) if xs else None
 
 
-def noise_part(context):
-    task, seeds = context.tasks["damped"], context.seeds
+def noise_part(context, name, study):
+    task, seeds = context.tasks[name], context.seeds
     quick = task.quick if context.quick else {}
-    out = {"truth": {"divergence": task.true_divergence(),
-                     "energy_decay_rate": task.true_decay_rate()}, "noises": {}}
+    model = study.models[0]
+    out = {"model": model, "truth": {"divergence": task.true_divergence(),
+                                     "energy_decay_rate": task.true_decay_rate()}, "noises": {}}
     metrics = ("divergence", "energy_decay_rate", "energy_mse", "state_mse")
     for sigma in noises(context):
         folder = context.runs(noise_folder(sigma))
         entry = {"least_squares": [task.least_squares_reference(
             seed, **quick, noise_std=sigma)["divergence"] for seed in seeds]}
         for label, suffix in TRAININGS.items():
-            entry[label] = {m: values(folder, task, "dhnn" + suffix, seeds, m) for m in metrics}
+            entry[label] = {m: values(folder, task, model + suffix, seeds, m) for m in metrics}
         out["noises"][f"{sigma:g}"] = entry
     joint = context.runs(noise_folder(TASK_NOISE, "-joint"))
     out["iso_methods"] = {
         "alternating": out["noises"][f"{TASK_NOISE:g}"]["rollout + ISO"],
-        "joint": {m: values(joint, task, "dhnn+rollout+iso", seeds, m) for m in metrics}}
+        "joint": {m: values(joint, task, model + "+rollout+iso", seeds, m) for m in metrics}}
     return out
 
 
-def real_part(context):
-    seeds, out = context.seeds, {"models": {}}
-    sources = [("lipson", "", context.runs()), ("lipson_central", "", context.runs()),
-               ("lipson", "+rollout", context.runs("runs-raw"))]
-    for name, suffix, folder in sources:
-        if name not in context.selected:
-            continue
-        task = context.tasks[name]
-        label = name + (" rollout (raw)" if suffix else " derivative")
+def real_part(context, name, study):
+    seeds, out = context.seeds, {"models": list(study.models), "trainings": {}}
+    sources = [(t, "", context.runs()) for t in study.beside if t in context.selected]
+    sources.append((name, "+rollout", context.runs("runs-raw")))
+    for source, suffix, folder in sources:
+        task = context.tasks[source]
+        label = source + (" rollout (raw)" if suffix else " derivative")
         entry = {}
-        for model in REAL_MODELS:
+        for model in study.models:
             rates, paths = [], None
             for seed in seeds:
                 module, ckpt = folder.load(task, model + suffix, seed)
@@ -126,7 +128,7 @@ def real_part(context):
                                                  "energy_mse"),
                             "state_mse": values(folder, task, model + suffix, seeds, "state_mse"),
                             "decay_rate": rates, "first_seed_path": paths}
-        out["models"][label] = entry
+        out["trainings"][label] = entry
     return out
 
 
@@ -136,35 +138,29 @@ def at_seconds(curve, seconds, key):
     return curve[key][kept[-1]] if kept else None
 
 
-def long_part(context):
-    folder, seeds, out = context.runs("runs-long"), context.seeds, {}
-    for name in LONG_TASKS:
-        if name not in context.selected:
-            continue
-        task = context.tasks[name]
-        entry = {m: {k: values(folder, task, m, seeds, k) for k in ("state_mse", "energy_mse")}
-                 for m in ("hnn", "hnn+rollout")}
-        equal_time = {"hnn": [], "hnn+rollout": [], "seconds": []}
-        for seed in seeds:
-            curves = {m: folder.checkpoint(task, m, seed)["curves"]["tracked"]
-                      for m in ("hnn", "hnn+rollout")}
-            seconds = min(c["seconds"][-1] for c in curves.values())
-            equal_time["seconds"].append(seconds)
-            for m, curve in curves.items():
-                equal_time[m].append(at_seconds(curve, seconds, "state_mse"))
-        entry["equal_time_state_mse"] = equal_time
-        out[name] = entry
-    return out
+def long_part(context, name, study):
+    folder, seeds, task = context.runs("runs-long"), context.seeds, context.tasks[name]
+    model = study.models[0]
+    pair = (model, model + "+rollout")
+    entry = {m: {k: values(folder, task, m, seeds, k) for k in ("state_mse", "energy_mse")}
+             for m in pair}
+    equal_time = {"derivative": [], "rollout": [], "seconds": []}
+    for seed in seeds:
+        curves = [folder.checkpoint(task, m, seed)["curves"]["tracked"] for m in pair]
+        seconds = min(c["seconds"][-1] for c in curves)
+        equal_time["seconds"].append(seconds)
+        for label, curve in zip(("derivative", "rollout"), curves):
+            equal_time[label].append(at_seconds(curve, seconds, "state_mse"))
+    return {"derivative": entry[pair[0]], "rollout": entry[pair[1]],
+            "equal_time_state_mse": equal_time}
 
 
 def analyse(context):
     out = {"seeds": list(context.seeds)}
-    if "damped" in context.selected:
-        out["noise"] = noise_part(context)
-    if "lipson" in context.selected:
-        out["real"] = real_part(context)
-    if any(name in context.selected for name in LONG_TASKS):
-        out["long"] = long_part(context)
+    for part, analysis in (("noise", noise_part), ("real", real_part), ("long", long_part)):
+        tasks = declared(context, part)
+        if tasks:
+            out[part] = {name: analysis(context, name, study) for name, study in tasks.items()}
     return out
 
 
@@ -183,9 +179,8 @@ def markdown(numbers):
     seeds = numbers["seeds"]
     lines = [f"# What trajectory training buys (seeds {', '.join(map(str, seeds))})", "",
              "Cells: mean over the seeds (min – max).", ""]
-    if "noise" in numbers:
-        noise = numbers["noise"]
-        truth = noise["truth"]
+    for name, noise in numbers.get("noise", {}).items():
+        truth, model = noise["truth"], MODEL_LABELS[noise["model"]]
         rows = []
         for sigma, entry in noise["noises"].items():
             for label in TRAININGS:
@@ -194,7 +189,7 @@ def markdown(numbers):
                              spread(e["energy_decay_rate"]), spread(e["energy_mse"], ".2e"),
                              spread(e["state_mse"], ".2e"),
                              num(mean(entry["least_squares"])) if label == "derivative" else ""])
-        lines += ["## The damped spring's D-HNN against the noise on its observations", "",
+        lines += [f"## {name}: the {model} against the noise on its observations", "",
                   f"Truth: divergence {truth['divergence']:.3g}, energy decay rate "
                   f"{truth['energy_decay_rate']:.3g}. Least squares: the divergence of a linear "
                   f"field fitted to the training pairs (what an L2 fit on noisy inputs "
@@ -204,34 +199,34 @@ def markdown(numbers):
         rows = [[method, spread(e["divergence"]), spread(e["energy_decay_rate"]),
                  spread(e["energy_mse"], ".2e"), spread(e["state_mse"], ".2e")]
                 for method, e in noise["iso_methods"].items()]
-        lines += [f"## Inferred starts: alternating against joint (σ = {TASK_NOISE:g})", "",
-                  markdown_table(["method", "divergence", "energy decay rate", "energy MSE",
-                                  "state MSE"], rows), ""]
-    if "real" in numbers:
+        lines += [f"## {name}: inferred starts, alternating against joint (σ = {TASK_NOISE:g})",
+                  "", markdown_table(["method", "divergence", "energy decay rate", "energy MSE",
+                                      "state MSE"], rows), ""]
+    for name, real in numbers.get("real", {}).items():
         rows = []
-        for label, entry in numbers["real"]["models"].items():
-            for model in REAL_MODELS:
+        for label, entry in real["trainings"].items():
+            for model in real["models"]:
                 e = entry[model]
                 rows.append([label, MODEL_LABELS[model], spread(e["energy_mse"], ".2e"),
                              spread(e["state_mse"], ".2e"), spread(e["decay_rate"]),
                              num(entry["recording_decay_rate"])])
-        lines += ["## The real pendulum without derivatives", "",
+        lines += [f"## {name}: without derivatives", "",
                   "Decay rate: minus the slope of log energy against time along the rollout over "
                   "the test segment, beside the recording's own.", "",
                   markdown_table(["training", "model", "energy MSE", "state MSE",
                                   "energy decay rate", "recording's"], rows), ""]
-    if "long" in numbers:
-        rows = []
-        for name, entry in numbers["long"].items():
-            d, r = entry["hnn"]["state_mse"], entry["hnn+rollout"]["state_mse"]
-            t = entry["equal_time_state_mse"]
-            rows.append([name, spread(d, ".2e"), spread(r, ".2e"),
-                         num(mean(r) / mean(d) if mean(r) and mean(d) else None),
-                         spread(entry["hnn"]["energy_mse"], ".2e"),
-                         spread(entry["hnn+rollout"]["energy_mse"], ".2e"),
-                         num(mean(t["seconds"]), ".1f"),
-                         num(mean(t["hnn+rollout"]) / mean(t["hnn"])
-                             if mean(t["hnn+rollout"]) and mean(t["hnn"]) else None)])
+    rows = []
+    for name, entry in numbers.get("long", {}).items():
+        d, r = entry["derivative"]["state_mse"], entry["rollout"]["state_mse"]
+        t = entry["equal_time_state_mse"]
+        rows.append([name, spread(d, ".2e"), spread(r, ".2e"),
+                     num(mean(r) / mean(d) if mean(r) and mean(d) else None),
+                     spread(entry["derivative"]["energy_mse"], ".2e"),
+                     spread(entry["rollout"]["energy_mse"], ".2e"),
+                     num(mean(t["seconds"]), ".1f"),
+                     num(mean(t["rollout"]) / mean(t["derivative"])
+                         if mean(t["rollout"]) and mean(t["derivative"]) else None)])
+    if rows:
         lines += ["## Long rollouts: the HNN trained by rollout against derivative matching", "",
                   "Equal steps: the runs' final metrics. Equal time: the state MSE of each at its "
                   "last scoring within the shorter run's training seconds.", "",
@@ -258,7 +253,7 @@ def noise_figure(noise):
             label="least squares on the data")
     ax.axhline(noise["truth"]["divergence"], color="k", lw=0.8, label="truth")
     ax.set(xlabel="noise σ on the observations", ylabel="learned divergence",
-           title="Damped spring: the D-HNN's divergence")
+           title=f"The {MODEL_LABELS[noise['model']]}'s divergence")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -268,12 +263,12 @@ def energy_figure(real):
     """The energy along each first seed's rollout over the test segment, per training, beside
     the recording's."""
     from .plots import COLORS, panel_grid
-    entries = list(real["models"].items())
+    entries = list(real["trainings"].items())
     fig, axes = panel_grid(1, len(entries), width=4.2, height=3.4)
     for ax, (label, entry) in zip(axes[0], entries):
-        first = entry[REAL_MODELS[0]]["first_seed_path"]
+        first = entry[real["models"][0]]["first_seed_path"]
         ax.plot(first["t"], first["recording"], color="k", lw=1.5, label="recording")
-        for model in REAL_MODELS:
+        for model in real["models"]:
             path = entry[model]["first_seed_path"]
             ax.plot(path["t"], path["model"], color=COLORS[model], label=MODEL_LABELS[model])
         ax.set(xlabel="time since the test segment's start", ylabel="H", title=label)
@@ -293,12 +288,12 @@ def write(context):
     write_json(json_path, numbers)
     write_text(md_path, markdown(numbers))
     paths = [json_path, md_path]
-    if "noise" in numbers:
-        paths.append(save_figure(noise_figure(numbers["noise"]),
-                                 os.path.join(folder, "divergence-against-noise.png")))
-    if "real" in numbers:
-        paths.append(save_figure(energy_figure(numbers["real"]),
-                                 os.path.join(folder, "real-pendulum-energy.png")))
+    for name, noise in numbers.get("noise", {}).items():
+        paths.append(save_figure(noise_figure(noise), os.path.join(
+            folder, f"{name}-divergence-against-noise.png")))
+    for name, real in numbers.get("real", {}).items():
+        paths.append(save_figure(energy_figure(real), os.path.join(folder,
+                                                                  f"{name}-energy.png")))
     return paths
 
 

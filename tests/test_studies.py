@@ -210,7 +210,11 @@ def test_trajectory_training_study(studied):
     out = studied[0]
     folder = out / "studies" / "trajectory-training"
     numbers = read_json(folder / "trajectory-training.json")
-    noise = numbers["noise"]
+    declared = {name: task.trajectory_study.part for name, task in TASKS.items()
+                if task.trajectory_study}
+    assert declared == {"damped": "noise", "lipson": "real", "spring": "long", "pend": "long",
+                        "2body": "long"}
+    noise = numbers["noise"]["damped"]
     assert list(noise["noises"]) == ["0", "0.1"]                   # --quick: two noise levels
     assert noise["noises"]["0"]["least_squares"][0] == pytest.approx(-0.2, abs=1e-9)
     assert noise["truth"]["divergence"] == pytest.approx(-0.2)
@@ -218,10 +222,10 @@ def test_trajectory_training_study(studied):
     assert iso["config"]["loss"] == "rollout" and iso["config"]["infer_starts"] is True
     assert iso["config"]["noise_std"] == 0.1
     assert noise["iso_methods"]["alternating"]["divergence"] == [iso["divergence"]["mean"]]
-    assert set(numbers["real"]["models"]) == {"lipson derivative", "lipson_central derivative",
-                                              "lipson rollout (raw)"}
+    assert set(numbers["real"]["lipson"]["trainings"]) == {
+        "lipson derivative", "lipson_central derivative", "lipson rollout (raw)"}
     assert set(numbers["long"]) == {"spring", "pend", "2body"}
     curve = RunsFolder(folder / "runs-long").checkpoint(TASKS["pend"], "hnn+rollout", 0)
     assert curve["curves"]["tracked"]["step"][-1] == TASKS["pend"].quick["total_steps"]
-    assert (folder / "divergence-against-noise.png").exists()
-    assert (folder / "real-pendulum-energy.png").exists()
+    assert (folder / "damped-divergence-against-noise.png").exists()
+    assert (folder / "lipson-energy.png").exists()
