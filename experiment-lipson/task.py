@@ -9,6 +9,7 @@ targets and its split, with the same training settings and metric (its error ove
 import dataclasses
 
 import numpy as np
+import torch
 
 from hnn import (
     EXTENSION,
@@ -22,7 +23,7 @@ from hnn import (
     rollout_errors,
 )
 from hnn.report import PaperComparison
-from hnn.trajectories import windows
+from hnn.trajectories import fit_starts, uniform_step, windows
 
 from . import analysis, data
 
@@ -68,15 +69,29 @@ class LipsonTask(Task):
 
     def evaluate(self, model, dataset, config):
         x0, t, truth = data.evaluation_segment(dataset)
+        x0 = self.evaluation_start(model, x0, t, truth, config)
         # The HNN paper's error is its 5-block bootstrap; the D-HNN paper's, over time points.
         groups = 5 if config.derivative == "forward" else None
         return rollout_errors(model, data.hamiltonian, x0, t, truth, substeps=config.eval_substeps,
                               solver=config.eval_integrator, over="time", groups=groups)
 
+    def evaluation_start(self, model, x0, t, truth, config):
+        """The evaluation rollout's start: the first test observation, or with --infer-starts
+        the state whose path fits the first --horizon + 1 test observations, the model fixed."""
+        if not config.infer_starts:
+            return x0
+        param = next(model.parameters())
+        length = config.horizon + 1
+        observed = torch.as_tensor(truth[:, :length], dtype=param.dtype, device=param.device)
+        dt = uniform_step(t[:length], "the test segment's first times")
+        return fit_starts(model, observed, dt, config.train_integrator,
+                          config.train_substeps).cpu().numpy()
+
     def segment_energy(self, model, dataset, config):
         """(t, the recording's energy, the model's energy), each `(T,)`, along the evaluation
         rollout over the test segment."""
         x0, t, truth = data.evaluation_segment(dataset)
+        x0 = self.evaluation_start(model, x0, t, truth, config)
         states = rollout(model, x0, t, substeps=config.eval_substeps,
                          solver=config.eval_integrator)
         return t, data.hamiltonian(truth[0]), data.hamiltonian(states[0])

@@ -100,6 +100,27 @@ def path_error(predicted, observed, norm="l2"):
     return difference.square().mean() if norm == "l2" else difference.abs().mean()
 
 
+def fit_starts(model, observed, dt, integrator="rk4", substeps=1, initial=None,
+               iterations=REFIT_ITERATIONS):
+    """The starts `(n, d)` whose paths of the fixed `model` best fit the chunks `observed`
+    `(n, K + 1, d)` (squared error over all K + 1 points), from `initial` (default: each chunk's
+    first observation), by L-BFGS with a strong Wolfe line search, every chunk at once (their
+    errors are independent given the model)."""
+    horizon = observed.shape[1] - 1
+    initial = observed[:, 0] if initial is None else initial
+    start = initial.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([start], max_iter=iterations, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        error = (path(model, start, dt, horizon, integrator, substeps) - observed).square().sum()
+        error.backward(inputs=[start])
+        return error
+    with torch.enable_grad():
+        optimizer.step(closure)
+    return start.detach()
+
+
 class RolloutLoss:
     """The rollout loss of a model on a batch of trajectories, `loss(model, batch)`.
 
@@ -162,23 +183,14 @@ class RolloutLoss:
         return path_error(predicted, observed, self.norm)
 
     def refit(self, model, batch, iterations=REFIT_ITERATIONS):
-        """Fit the starts of `batch`'s trajectories to their chunks with the model fixed, every
-        chunk at once (their errors are independent given the model), by L-BFGS."""
+        """Fit the starts of `batch`'s trajectories to their chunks with the model fixed."""
         trajectories, index = batch["trajectories"], batch["index"]
         n, length, d = trajectories.shape
-        observed = every_chunk(trajectories, self.horizon)
-        start = self.starts.detach()[index].reshape(-1, d).clone().requires_grad_(True)
-        optimizer = torch.optim.LBFGS([start], max_iter=iterations, line_search_fn="strong_wolfe")
-
-        def closure():
-            optimizer.zero_grad()
-            predicted = path(model, start, self.dt, self.horizon, self.integrator, self.substeps)
-            error = (predicted - observed).square().sum()
-            error.backward(inputs=[start])
-            return error
-        optimizer.step(closure)
+        initial = self.starts.detach()[index].reshape(-1, d)
+        start = fit_starts(model, every_chunk(trajectories, self.horizon), self.dt,
+                           self.integrator, self.substeps, initial, iterations)
         with torch.no_grad():
-            self.starts[index] = start.detach().reshape(n, length - self.horizon, d)
+            self.starts[index] = start.reshape(n, length - self.horizon, d)
 
     @torch.no_grad()
     def held_out(self, model, batch):

@@ -195,3 +195,24 @@ def test_windows_of_a_recording_leave_out_the_ones_across_a_dropped_frame():
     train, test, dt = lipson.trajectories(dataset, config)
     assert dt == pytest.approx(1 / 6) and train.shape[1:] == (5, 2) and test.shape[1:] == (5, 2)
     assert len(train) == 400 and np.array_equal(train[0], dataset["x"][:5])
+
+
+def test_with_inferred_starts_the_real_pendulum_rollout_starts_from_a_fitted_state():
+    from hnn.trajectories import path
+    lipson = TASKS["lipson"]
+    config = lipson.config(loss="rollout", infer_starts=True, horizon=4)
+    dataset = lipson.dataset(config)
+    torch.manual_seed(0)
+    model = lipson.build(config)
+    from importlib import import_module
+    segment = import_module(type(lipson).__module__.rsplit(".", 1)[0] + ".data").evaluation_segment
+    x0, t, truth = segment(dataset)
+    observed = torch.as_tensor(truth[:, :5], dtype=torch.float32)
+    fitted = lipson.evaluation_start(model, x0, t, truth, config)
+    plain = lipson.evaluation_start(model, x0, t, truth, lipson.config())
+    assert np.array_equal(plain, x0) and not np.allclose(fitted, x0)
+
+    def error(start):
+        predicted = path(model, torch.as_tensor(start, dtype=torch.float32), float(t[1]), 4, "rk4")
+        return float((predicted - observed).square().sum())
+    assert error(fitted) < 0.9 * error(x0)
