@@ -46,6 +46,20 @@ def timed(fn, repeats):
     return (time.perf_counter() - start) / repeats
 
 
+def interleaved(steps, total, rounds=5, warmup=5):
+    """Seconds per call of each function of `steps` ({label: fn}), after `warmup` calls each,
+    from `total` calls each taken in `rounds` interleaved rounds, so that a drift in the
+    machine's speed hits them alike."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    seconds = dict.fromkeys(steps, 0.0)
+    for _ in range(rounds):
+        for label, step in steps.items():
+            seconds[label] += timed(step, max(total // rounds, 1)) / rounds
+    return seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["spring", "pend", "2body", "dblpend"],
@@ -58,14 +72,7 @@ def main():
     for name in args.tasks:
         task = tasks[name]
         steps = {m: trainer(task, m) for m in MODELS if m in task.models}
-        for step, _, _ in steps.values():
-            for _ in range(5):
-                step()
-        totals = dict.fromkeys(steps, 0.0)
-        rounds = 5
-        for _ in range(rounds):
-            for model_name, (step, _, _) in steps.items():
-                totals[model_name] += timed(step, args.steps // rounds) / rounds
+        totals = interleaved({m: step for m, (step, _, _) in steps.items()}, args.steps)
         line = ", ".join(f"{m} {t * 1e3:.2f} ({t / totals['hnn']:.2f}x)" for m, t in totals.items())
         print(f"{name}: {line}")
         if "lnn" in steps:

@@ -10,9 +10,9 @@ steps are interleaved in rounds so that a drift in the machine's speed hits them
 per step, and each rollout step's ratio to the derivative step and to K derivative steps.
 """
 import argparse
-import time
 
 import torch
+from bench_models import interleaved
 
 from hnn.experiments import find_tasks
 from hnn.optim import Adam
@@ -40,13 +40,6 @@ def trainer(task, config):
     return step
 
 
-def timed(fn, repeats):
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["spring", "pend", "damped", "2body"],
@@ -67,14 +60,8 @@ def main():
         variants.update({f"K={k}": task.config(model=args.model, quiet=True, loss="rollout",
                                                horizon=k, train_integrator=args.integrator)
                          for k in args.horizons})
-        steps = {label: trainer(task, config) for label, config in variants.items()}
-        for step in steps.values():
-            for _ in range(3):
-                step()
-        totals, rounds = dict.fromkeys(steps, 0.0), 5
-        for _ in range(rounds):
-            for label, step in steps.items():
-                totals[label] += timed(step, max(args.steps // rounds, 1)) / rounds
+        totals = interleaved({label: trainer(task, config) for label, config in variants.items()},
+                             args.steps, warmup=3)
         base = totals["derivative"]
         parts = [f"derivative {base * 1e3:.2f}"] + [
             f"K={k} {totals[f'K={k}'] * 1e3:.2f} ({totals[f'K={k}'] / base:.1f}x; "

@@ -19,7 +19,7 @@ import numpy as np
 from .checkpoint import write_json, write_text
 from .config import PROFILES
 from .report import MODEL_LABELS, markdown_table
-from .studies import RunSet, Study, offered
+from .studies import RunSet, Study, finite_mean, offered
 from .sweep import Run
 
 MODELS = ("baseline", "hnn", "node2")
@@ -75,19 +75,6 @@ def needs(context):
     return sets
 
 
-def values(runs, task, model, seeds, metric):
-    out = []
-    for seed in seeds:
-        saved = runs.metrics(task, model, seed)
-        out.append(saved[metric]["mean"] if metric in saved else None)
-    return out
-
-
-def mean(xs):
-    xs = [x for x in xs if x is not None]
-    return float(np.mean(xs)) if xs else None
-
-
 def analyse(context):
     out = {"seeds": list(context.seeds), "profile": PROFILES["robust"], "tasks": {}}
     for index, name in enumerate(studied(context)):
@@ -96,20 +83,21 @@ def analyse(context):
                  "total_steps": task.config(quick=context.quick).total_steps, "models": {}}
         for model in offered(task, MODELS):
             entry["models"][model] = {
-                metric: {str(n): values(context.runs(folder_of(name, n)), task, model,
-                                        context.seeds, metric) for n in entry["sizes"]}
+                metric: {str(n): context.runs(folder_of(name, n)).seed_means(
+                    task, model, context.seeds, metric) for n in entry["sizes"]}
                 for metric in ("energy_mse", "state_mse")}
         entry["matches"] = {}
         for metric in ("energy_mse", "state_mse"):
-            target = mean(entry["models"]["baseline"][metric][str(settings.paper)])
-            hnn = [(n, mean(entry["models"]["hnn"][metric][str(n)])) for n in entry["sizes"]]
+            target = finite_mean(entry["models"]["baseline"][metric][str(settings.paper)])
+            hnn = [(n, finite_mean(entry["models"]["hnn"][metric][str(n)]))
+                   for n in entry["sizes"]]
             hit = [n for n, v in hnn if v is not None and target is not None and v <= target]
             entry["matches"][metric] = {"baseline_at_paper": target,
                                         "smallest_n": min(hit) if hit else None}
         if index == 0:
-            entry["scaled"] = {model: {str(n): values(context.runs(folder_of(name, n, True)),
-                                                      task, model, context.seeds[:SCALED_SEEDS],
-                                                      "energy_mse")
+            entry["scaled"] = {model: {str(n): context.runs(folder_of(name, n, True)).seed_means(
+                                           task, model, context.seeds[:SCALED_SEEDS],
+                                           "energy_mse")
                                        for n in scaled_sizes(task, context)}
                                for model in SCALED_MODELS}
         out["tasks"][name] = entry
@@ -137,8 +125,8 @@ def markdown(numbers):
                     xs = [x for x in entry["models"][model][metric][str(n)] if x is not None]
                     cells.append(f"{np.mean(xs):.2e} ({min(xs):.1e} – {max(xs):.1e})"
                                  if xs else "diverged")
-                base = mean(entry["models"]["baseline"][metric][str(n)])
-                hnn = mean(entry["models"]["hnn"][metric][str(n)])
+                base = finite_mean(entry["models"]["baseline"][metric][str(n)])
+                hnn = finite_mean(entry["models"]["hnn"][metric][str(n)])
                 cells.append(num(base / hnn if base and hnn else None, ".3g") + "×")
                 rows.append(cells)
             match = entry["matches"][metric]
@@ -152,8 +140,9 @@ def markdown(numbers):
                       ""]
         if "scaled" in entry:
             rows = [[str(n), str(max(int(round(entry["total_steps"] * n / entry["paper"])), 1))]
-                    + [num(mean(entry["scaled"][m][str(n)])) + " (fixed steps: "
-                       + num(mean(entry["models"][m]["energy_mse"][str(n)][:SCALED_SEEDS]))
+                    + [num(finite_mean(entry["scaled"][m][str(n)])) + " (fixed steps: "
+                       + num(finite_mean(
+                           entry["models"][m]["energy_mse"][str(n)][:SCALED_SEEDS]))
                        + ")"
                        for m in SCALED_MODELS] for n in entry["sizes"] if str(n) in
                     entry["scaled"]["hnn"]]

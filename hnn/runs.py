@@ -217,6 +217,12 @@ class RunsFolder:
                              f"{json_path} (edited or corrupt); retrain the run")
         return module, ckpt
 
+    def seed_means(self, task, model, seeds, metric):
+        """The mean of `metric` in each seed's saved run, None where a run has none (one whose
+        rollouts diverged)."""
+        found = [self.metrics(task, model, seed) for seed in seeds]
+        return [saved[metric]["mean"] if metric in saved else None for saved in found]
+
     def saved_metrics(self):
         """{run name: its .json} of every run with both files in the folder; a `.json` that is
         not JSON is left out with a warning (the run is not up to date, so it is retrained when

@@ -15,6 +15,8 @@ import os
 import re
 import typing
 
+import numpy as np
+
 from .checkpoint import write_text
 from .runs import RunsFolder
 from .sweep import Options, Run, run_all
@@ -146,6 +148,12 @@ def run_study(context, executor, force=False, quiet=False):
 def runs_of(tasks, models, seeds):
     """`Run`s of every task name in `tasks`, model in `models` and seed in `seeds`."""
     return tuple(Run(task, model, seed) for task in tasks for model in models for seed in seeds)
+
+
+def finite_mean(values):
+    """The mean of the values that are not None (None if none is)."""
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
 
 
 def offered(task, models):

@@ -22,8 +22,7 @@ import numpy as np
 from .checkpoint import write_json, write_text
 from .metrics import decay_rate
 from .report import MODEL_LABELS, markdown_table
-from .studies import RunSet, Study
-from .sweep import Run
+from .studies import RunSet, Study, finite_mean, runs_of
 
 NOISES = (0.0, 0.025, 0.05, 0.1, 0.2)
 QUICK_NOISES = (0.0, 0.1)
@@ -40,10 +39,6 @@ def noise_folder(sigma, suffix=""):
     return f"runs-noise{sigma:g}{suffix}"
 
 
-def runs(tasks, models, seeds):
-    return tuple(Run(task, model, seed) for task in tasks for model in models for seed in seeds)
-
-
 def declared(context, part):
     """{name: its TrajectoryStudy} of the selected tasks that take `part`."""
     found = {name: context.tasks[name].trajectory_study for name in context.selected}
@@ -54,33 +49,20 @@ def needs(context):
     seeds, sets = context.seeds, []
     for name, study in declared(context, "noise").items():
         models = [m + suffix for m in study.models for suffix in TRAININGS.values()]
-        sets += [RunSet(runs([name], models, seeds), noise_folder(sigma), (("noise_std", sigma),))
-                 for sigma in noises(context)]
-        sets.append(RunSet(runs([name], [m + "+rollout+iso" for m in study.models], seeds),
+        sets += [RunSet(runs_of([name], models, seeds), noise_folder(sigma),
+                        (("noise_std", sigma),)) for sigma in noises(context)]
+        sets.append(RunSet(runs_of([name], [m + "+rollout+iso" for m in study.models], seeds),
                            noise_folder(TASK_NOISE, "-joint"),
                            (("noise_std", TASK_NOISE), ("iso_method", "joint"))))
     for name, study in declared(context, "real").items():
-        sets.append(RunSet(runs([name], [m + "+rollout" for m in study.models], seeds),
+        sets.append(RunSet(runs_of([name], [m + "+rollout" for m in study.models], seeds),
                            "runs-raw"))
-        sets.append(RunSet(runs([t for t in study.beside if t in context.selected],
+        sets.append(RunSet(runs_of([t for t in study.beside if t in context.selected],
                                 study.models, seeds)))
     for name, study in declared(context, "long").items():
         models = [m + suffix for m in study.models for suffix in ("", "+rollout")]
-        sets.append(RunSet(runs([name], models, seeds), "runs-long", LONG_TRACKING))
+        sets.append(RunSet(runs_of([name], models, seeds), "runs-long", LONG_TRACKING))
     return sets
-
-
-def values(folder, task, model, seeds, metric):
-    out = []
-    for seed in seeds:
-        saved = folder.metrics(task, model, seed)
-        out.append(saved[metric]["mean"] if metric in saved else None)
-    return out
-
-
-def mean(xs):
-    xs = [x for x in xs if x is not None]
-    return float(np.mean(xs)) if xs else None
 
 
 def noise_part(context, name, study):
@@ -95,12 +77,12 @@ def noise_part(context, name, study):
         entry = {"least_squares": [task.least_squares_reference(
             seed, **quick, noise_std=sigma)["divergence"] for seed in seeds]}
         for label, suffix in TRAININGS.items():
-            entry[label] = {m: values(folder, task, model + suffix, seeds, m) for m in metrics}
+            entry[label] = {m: folder.seed_means(task, model + suffix, seeds, m) for m in metrics}
         out["noises"][f"{sigma:g}"] = entry
     joint = context.runs(noise_folder(TASK_NOISE, "-joint"))
     out["iso_methods"] = {
         "alternating": out["noises"][f"{TASK_NOISE:g}"]["rollout + ISO"],
-        "joint": {m: values(joint, task, model + "+rollout+iso", seeds, m) for m in metrics}}
+        "joint": {m: joint.seed_means(task, model + "+rollout+iso", seeds, m) for m in metrics}}
     return out
 
 
@@ -124,10 +106,10 @@ def real_part(context, name, study):
                              "model": energy.tolist()}
                     entry.setdefault("recording_decay_rate",
                                      float(decay_rate(t, recording[None])[0]))
-            entry[model] = {"energy_mse": values(folder, task, model + suffix, seeds,
-                                                 "energy_mse"),
-                            "state_mse": values(folder, task, model + suffix, seeds, "state_mse"),
-                            "decay_rate": rates, "first_seed_path": paths}
+            entry[model] = {key: folder.seed_means(task, model + suffix, seeds, key)
+                            for key in ("energy_mse", "state_mse")}
+            entry[model].update({
+                            "decay_rate": rates, "first_seed_path": paths})
         out["trainings"][label] = entry
     return out
 
@@ -142,7 +124,7 @@ def long_part(context, name, study):
     folder, seeds, task = context.runs("runs-long"), context.seeds, context.tasks[name]
     model = study.models[0]
     pair = (model, model + "+rollout")
-    entry = {m: {k: values(folder, task, m, seeds, k) for k in ("state_mse", "energy_mse")}
+    entry = {m: {k: folder.seed_means(task, m, seeds, k) for k in ("state_mse", "energy_mse")}
              for m in pair}
     equal_time = {"derivative": [], "rollout": [], "seconds": []}
     for seed in seeds:
@@ -168,6 +150,12 @@ def num(value, spec=".3g"):
     return "–" if value is None else format(value, spec)
 
 
+def ratio(top, bottom):
+    """The ratio of two lists' finite means, as a table cell."""
+    a, b = finite_mean(top), finite_mean(bottom)
+    return num(a / b if a and b else None)
+
+
 def spread(xs, spec=".3g"):
     xs = [x for x in xs if x is not None]
     if not xs:
@@ -185,10 +173,11 @@ def markdown(numbers):
         for sigma, entry in noise["noises"].items():
             for label in TRAININGS:
                 e = entry[label]
+                least = finite_mean(entry["least_squares"])
                 rows.append([sigma, label, spread(e["divergence"]),
                              spread(e["energy_decay_rate"]), spread(e["energy_mse"], ".2e"),
                              spread(e["state_mse"], ".2e"),
-                             num(mean(entry["least_squares"])) if label == "derivative" else ""])
+                             num(least) if label == "derivative" else ""])
         lines += [f"## {name}: the {model} against the noise on its observations", "",
                   f"Truth: divergence {truth['divergence']:.3g}, energy decay rate "
                   f"{truth['energy_decay_rate']:.3g}. Least squares: the divergence of a linear "
@@ -219,13 +208,10 @@ def markdown(numbers):
     for name, entry in numbers.get("long", {}).items():
         d, r = entry["derivative"]["state_mse"], entry["rollout"]["state_mse"]
         t = entry["equal_time_state_mse"]
-        rows.append([name, spread(d, ".2e"), spread(r, ".2e"),
-                     num(mean(r) / mean(d) if mean(r) and mean(d) else None),
+        rows.append([name, spread(d, ".2e"), spread(r, ".2e"), ratio(r, d),
                      spread(entry["derivative"]["energy_mse"], ".2e"),
                      spread(entry["rollout"]["energy_mse"], ".2e"),
-                     num(mean(t["seconds"]), ".1f"),
-                     num(mean(t["rollout"]) / mean(t["derivative"])
-                         if mean(t["rollout"]) and mean(t["derivative"]) else None)])
+                     num(finite_mean(t["seconds"]), ".1f"), ratio(t["rollout"], t["derivative"])])
     if rows:
         lines += ["## Long rollouts: the HNN trained by rollout against derivative matching", "",
                   "Equal steps: the runs' final metrics. Equal time: the state MSE of each at its "
