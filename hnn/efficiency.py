@@ -7,8 +7,8 @@ The sets are nested: size n is the first n training trajectories of one large se
 (`SampleSizes.largest`), so the curves are paired; the test split (that large set's) and the
 evaluation starts are the same at every size. Every size trains the task's usual number of
 steps. One note measures what changes when the steps scale with the size instead: the first
-task, total_steps x n / paper size, for the sizes that differ from the paper's, baseline and HNN,
-first two seeds.
+task, total_steps x n / paper size, for the sizes that differ from the paper's up to 4x it,
+baseline and HNN, first two seeds.
 
     python reproduce.py --study sample-efficiency --seeds 0 1 2 3 4 [--jobs 2]
 """
@@ -24,7 +24,8 @@ from .sweep import Run
 
 MODELS = ("baseline", "hnn", "node2")
 SCALED_MODELS = ("baseline", "hnn")
-SCALED_SEEDS = 2          # the note on steps that scale with n: the first two seeds
+SCALED_SEEDS = 2          # the note on steps that scale with n: the first two seeds,
+SCALED_UP_TO = 4          # and the sizes up to 4x the paper's (steps up to 4x the task's)
 
 
 def studied(context):
@@ -54,7 +55,8 @@ def overrides(task, size, context, scaled=False):
 
 
 def scaled_sizes(task, context):
-    return [n for n in sizes(task, context) if n != task.sample_sizes.paper]
+    paper = task.sample_sizes.paper
+    return [n for n in sizes(task, context) if n != paper and n <= SCALED_UP_TO * paper]
 
 
 def needs(context):
