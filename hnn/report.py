@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from .checkpoint import read_json
-from .config import REPO_ROOT
+from .config import REPO_ROOT, split_run_model
 from .runs import parse_run_name, run_name
 from .tasks import METRICS, TABLES, Note
 
@@ -79,9 +79,10 @@ def missing(results, task, model, seeds):
 
 
 def seeds_of(results, task, model=None):
-    """The seeds with runs of the task named `task` (of `model`, if given) in `results`, sorted."""
+    """The seeds with runs of the task named `task` in `results`, sorted: of `model` (a run model
+    key, `hnn.config.run_model`) if given, else of any model trained by derivative matching."""
     return sorted({seed for name, kind, seed in map(parse_run_name, results)
-                   if name == task and model in (None, kind)})
+                   if name == task and (kind == model if model else "+" not in kind)})
 
 
 def row_title(task, seeds):
@@ -113,18 +114,27 @@ MODEL_LABELS = {"baseline": "baseline", "hnn": "HNN", "dhnn": "D-HNN", "shnn": "
                 "node2": "NODE + SO", "lnn": "LNN"}
 
 
-def render_model_table(results, tasks, models, metrics=METRICS):
+def model_label(key):
+    """The label of a run model key (`hnn.config.run_model`): "HNN", "HNN (rollout)",
+    "D-HNN (rollout + ISO)"."""
+    model, settings = split_run_model(key)
+    how = "rollout + ISO" if settings.get("infer_starts") else settings.get("loss")
+    return MODEL_LABELS[model] + (f" ({how})" if how else "")
+
+
+def render_model_table(results, tasks, models, metrics=METRICS, seeds_from=None):
     """A Markdown table with a row per task and metric and a column per model (no paper
-    numbers); each row uses every seed of its task in `results`."""
+    numbers); each row uses every seed of its task in `results` (of the model `seeds_from`, if
+    given; see `seeds_of`)."""
     rows = []
     for task in tasks:
-        seeds = seeds_of(results, task.name)
+        seeds = seeds_of(results, task.name, seeds_from)
         for metric in metrics:
             cells = [cell_stats(results, task.name, model, metric, seeds) for model in models]
             rows.append([row_title(task, seeds), metric.replace("_", " ")]
                         + [fmt(c) if c else missing(results, task.name, model, seeds)
                            for c, model in zip(cells, models)])
-    return markdown_table(["Task", "metric"] + [MODEL_LABELS[m] for m in models], rows)
+    return markdown_table(["Task", "metric"] + [model_label(m) for m in models], rows)
 
 
 class OriginalProtocol:
@@ -296,6 +306,7 @@ def render_tables(results, tasks, quick=False):
                 and (models[-1] == "lnn") == ("lnn" in task.models)]
         if rows:
             out += [f"## {heading}", "", render_model_table(results, rows, models), ""]
+    out += rollout_tables(results, shown)
     out += ["## Energy conservation", ""] + energy_verdicts(results, shown) + [""]
     ratios = ratio_table(results, shown)
     if ratios:
@@ -308,6 +319,27 @@ def render_tables(results, tasks, quick=False):
         out += ["## Where our protocol differs from the original", ""]
         out += [f"- {note.text}" for note in notes] + [""]
     return "\n".join(out)
+
+
+def rollout_tables(results, tasks):
+    """Markdown lines of one table per task with runs trained by rollout (`--loss rollout`):
+    each such run model beside its derivative-matched model."""
+    keys = {name: sorted({kind for task, kind, _ in map(parse_run_name, results)
+                          if task == name and "+" in kind}) for name in (t.name for t in tasks)}
+    lines = []
+    for task in tasks:
+        trained = keys[task.name]
+        if not trained:
+            continue
+        models = []
+        for key in trained:
+            base = split_run_model(key)[0]
+            models += [m for m in (base, key) if m not in models]
+        lines += [f"## {task.title}: trained by rollout (`--loss rollout`)", "",
+                  render_model_table(results, [task], models, seeds_from=trained[0]), ""]
+    if lines:
+        lines.insert(0, "")
+    return lines
 
 
 def section_lines(task, results, seeds, placement):

@@ -216,3 +216,17 @@ def test_with_inferred_starts_the_real_pendulum_rollout_starts_from_a_fitted_sta
         predicted = path(model, torch.as_tensor(start, dtype=torch.float32), float(t[1]), 4, "rk4")
         return float((predicted - observed).square().sum())
     assert error(fitted) < 0.9 * error(x0)
+
+
+def test_the_tables_show_rollout_runs_in_their_own_rows_labelled_by_training():
+    from hnn.report import render_tables
+    metrics = {k: {"mean": 0.5, "stderr": 0.1} for k in ("train_loss", "test_loss", "energy_mse",
+                                                           "state_mse")}
+    results = {"spring-baseline-seed0": metrics, "spring-hnn-seed0": metrics,
+               "spring-hnn+rollout-seed9": {**metrics, "energy_mse": {"mean": 0.25,
+                                                                      "stderr": 0.0}}}
+    table = render_tables(results, {"spring": TASKS["spring"]})
+    assert "| Ideal mass-spring | 5.00e-01" in table and "seeds 0, 9" not in table    # Table 1
+    assert "## Ideal mass-spring: trained by rollout" in table
+    assert "| Task | metric | HNN | HNN (rollout) |" in table
+    assert "| Ideal mass-spring | energy mse | not run | 2.50e-01 ± 0.0e+00 |" in table
