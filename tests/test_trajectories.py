@@ -214,7 +214,7 @@ def test_with_inferred_starts_the_real_pendulum_rollout_starts_from_a_fitted_sta
 
     def error(start):
         predicted = path(model, torch.as_tensor(start, dtype=torch.float32), float(t[1]), 4, "rk4")
-        return float((predicted - observed).square().sum())
+        return float((predicted - observed).square().sum().detach())
     assert error(fitted) < 0.9 * error(x0)
 
 
