@@ -127,6 +127,14 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(name, getattr(self, name), expected)
 
+    def integrator_rules(self, field):
+        """The checks of an integrator setting `field`: a known name, and a separable one only
+        for the separable HNN."""
+        name = getattr(self, field)
+        return [(field, name in INTEGRATORS, f"one of {', '.join(INTEGRATORS)}"),
+                (field, name not in SEPARABLE_INTEGRATORS or self.model == "shnn",
+                 "an integrator for any field unless --model shnn (leapfrog needs a separable H)")]
+
     def rules(self):
         """(field, holds, what is expected) for every range check; a subclass extends the list."""
         return [
@@ -151,11 +159,7 @@ class TrainConfig:
             ("batch_size", self.batch_size >= 0, "at least 0 (0: full batch)"),
             ("loss", self.loss in LOSSES, f"one of {', '.join(LOSSES)}"),
             ("horizon", self.horizon >= 1, "at least 1"),
-            ("train_integrator", self.train_integrator in INTEGRATORS,
-             f"one of {', '.join(INTEGRATORS)}"),
-            ("train_integrator",
-             self.train_integrator not in SEPARABLE_INTEGRATORS or self.model == "shnn",
-             "an integrator for any field unless --model shnn (leapfrog needs a separable H)"),
+            *self.integrator_rules("train_integrator"),
             ("train_substeps", self.train_substeps >= 1, "at least 1"),
             ("rollout_norm", self.rollout_norm in ROLLOUT_NORMS,
              f"one of {', '.join(ROLLOUT_NORMS)}"),
@@ -163,11 +167,7 @@ class TrainConfig:
              "off unless --loss rollout (it fits the starts of rollout chunks)"),
             ("iso_method", self.iso_method in ISO_METHODS, f"one of {', '.join(ISO_METHODS)}"),
             ("eval_substeps", self.eval_substeps >= 1, "at least 1"),
-            ("eval_integrator", self.eval_integrator in INTEGRATORS,
-             f"one of {', '.join(INTEGRATORS)}"),
-            ("eval_integrator",
-             self.eval_integrator not in SEPARABLE_INTEGRATORS or self.model == "shnn",
-             "an integrator for any field unless --model shnn (leapfrog needs a separable H)"),
+            *self.integrator_rules("eval_integrator"),
             ("threads", self.threads >= 0, "at least 0 (0: torch's default)"),
             ("device", re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
              "cpu, cuda or cuda:N"),
