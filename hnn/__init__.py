@@ -37,6 +37,7 @@ from .metrics import (
     rollout,
     rollout_errors,
     summarize,
+    valid_prediction_time,
 )
 from .mlp import MLP
 from .models import HNN, Baseline, SeparableHNN, build_model, symplectic_gradient
@@ -66,7 +67,7 @@ __all__ = [
     "get_integrator",
     "fit", "derivative_loss",
     "mean_stderr", "bootstrap_stderr", "summarize", "loss_summary", "rollout", "rollout_errors",
-    "energy_distance", "energy_mse",
+    "energy_distance", "energy_mse", "valid_prediction_time",
     "save_checkpoint", "load_checkpoint", "load_state", "write_json",
     "TrainConfig", "arg", "parse_config",
     "Task", "HamiltonianTask", "HamiltonianConfig", "OneDofTask", "Reference", "Note",

@@ -147,3 +147,25 @@ def divergence(field, x):
         parts = [torch.autograd.grad(f[:, i].sum(), x, retain_graph=True)[0][:, i]
                  for i in range(x.shape[1])]
     return torch.stack(parts).sum(0).detach()
+
+
+VPT_THRESHOLD = 0.025       # Botev et al. 2021 ("Which priors matter?")
+
+
+def valid_prediction_time(prediction, truth, threshold=VPT_THRESHOLD):
+    """Valid prediction time of rollouts `prediction` against `truth`, both `(n, T, D)` (n
+    trajectories of T frames of D pixels, or any flattened observation).
+
+    Per trajectory: the index of the first time step t whose error, the mean over D of
+    (prediction - truth)^2 divided by the mean over D of truth^2 at that step, exceeds
+    `threshold`; T when none does. So a rollout wrong from its first frame scores 0. Returns
+    `(n,)` integers; the score of a set of rollouts is their median (Botev et al. 2021)."""
+    prediction, truth = np.asarray(prediction, dtype=np.float64), np.asarray(truth, np.float64)
+    if prediction.shape != truth.shape or truth.ndim != 3:
+        raise ValueError(f"prediction and truth must both be (n, T, D), got {prediction.shape} "
+                         f"and {truth.shape}")
+    scale = (truth ** 2).mean(axis=2)
+    if np.any(scale == 0):
+        raise ValueError("truth has an all-zero frame; its normalised error is undefined")
+    over = ((prediction - truth) ** 2).mean(axis=2) / scale > threshold
+    return np.where(over.any(axis=1), over.argmax(axis=1), truth.shape[1])
