@@ -111,6 +111,7 @@ def test_a_task_refuses_a_model_it_does_not_train(tmp_path):
                                                    save_dir=str(tmp_path)))
 
 
+@pytest.mark.slow
 def test_damped_task_records_divergence_and_decay_rate(tmp_path):
     task = TASKS["damped"]
     for model in task.models:

@@ -178,6 +178,7 @@ def test_separable_flag_and_eval_integrator_choices():
         TASKS["damped"].run(TASKS["damped"].config(model="shnn", quick=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, solver", [("spring", "yoshida4-leapfrog"), ("2body", "yoshida4")])
 def test_eval_integrator_reaches_the_task_rollouts(name, solver):
     """A separable HNN evaluated by a fourth-order symplectic integrator and by RK4, both with

@@ -195,7 +195,8 @@ def round_trip_error(solver, field, dt, steps=10_000):
 
 # Yoshida4 of ImplicitMidpoint solves three implicit steps per step: 2 x 10^3 steps keep it fast.
 @pytest.mark.parametrize("name, steps", [
-    ("leapfrog", 10_000), ("midpoint", 10_000), ("yoshida4", 2_000), ("yoshida4-leapfrog", 10_000)])
+    ("leapfrog", 10_000), pytest.param("midpoint", 10_000, marks=pytest.mark.slow),
+    pytest.param("yoshida4", 2_000, marks=pytest.mark.slow), ("yoshida4-leapfrog", 10_000)])
 def test_symmetric_integrators_retrace_their_steps(name, steps):
     assert round_trip_error(get_integrator(name), PENDULUM, 0.02, steps) < 1e-10
 
@@ -354,7 +355,9 @@ def test_implicit_midpoint_takes_an_hnn_field_under_no_grad():
     torch.testing.assert_close(x1, x @ step.T, rtol=0, atol=1e-14)
 
 
-@pytest.mark.parametrize("solver", ["leapfrog", "midpoint", "yoshida4", "yoshida4-leapfrog"])
+@pytest.mark.parametrize("solver", ["leapfrog", "midpoint",
+                                    pytest.param("yoshida4", marks=pytest.mark.slow),
+                                    "yoshida4-leapfrog"])
 def test_rollout_takes_every_integrator_by_name(solver):
     """`rollout` runs each integrator by name (passing `field()` to the separable ones): on a
     separable HNN of the known pendulum H, its energy error stays bounded over 15 periods of

@@ -128,6 +128,7 @@ def test_built_models_have_the_documented_shapes():
     assert torch.equal(lnn.time_derivative(x)[:, :2], x[:, 2:])        # dq/dt = M⁻¹ p, M = 1
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_double_pendulum_data_conserve_energy_and_both_forms_agree():
     """The generator's trajectories keep H to a relative 1e-8, and the velocity form

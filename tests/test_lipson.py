@@ -153,6 +153,7 @@ def test_central_split_is_the_dhnn_papers():
         lipson.get_dataset(0.8, derivative="backward")
 
 
+@pytest.mark.slow
 def test_central_task_trains_on_its_dataset(tmp_path):
     task = find_tasks()["lipson_central"]
     subprocess.run([sys.executable, "experiment-lipson/train.py", "--task", "lipson_central",

@@ -42,6 +42,7 @@ def test_the_studies_are_found_and_time_reversal_is_a_default():
         Study("Bad_Name", "", needs=list, write=list)
 
 
+@pytest.mark.slow
 def test_time_reversal_takes_its_starts_and_round_trips_from_the_task(tmp_path, monkeypatch):
     spring = TASKS["spring"]
     spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path)))

@@ -50,6 +50,7 @@ def test_the_field_by_autograd_is_hamiltons_equations_in_q_p_order():
                              2)(np.array([[2.0, 0.0]])).tolist() == [[3.0, -2.0]]
 
 
+@pytest.mark.slow
 def test_the_generated_data_conserve_energy_and_have_the_documented_shapes():
     task = example_module()["TASKS"][0]
     dataset = task.dataset(task.config(samples=6, noise_std=0.0))

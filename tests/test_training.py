@@ -31,6 +31,7 @@ def short_runs(tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 def test_short_runs_learn_down_to_the_noise_floor(short_runs):
     for model, curves, metrics in short_runs.values():
         assert len(curves["train_loss"]) == 401
@@ -51,6 +52,7 @@ def test_hnn_beats_baseline_on_energy_over_five_seeds(tmp_path):
     assert np.median(ratios) > 20 and sum(r > 1 for r in ratios) == 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["hnn", "baseline"])
 def test_batched_rk4_and_scipy_rk45_agree_on_energy_mse(short_runs, kind):
     model = short_runs[kind][0]

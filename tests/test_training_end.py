@@ -95,6 +95,7 @@ def test_the_validation_split_keeps_the_weights_of_its_lowest_loss():
     assert final < curves["validation_loss"][-1] or final == curves["validation_loss"][-1]
 
 
+@pytest.mark.slow
 def test_scoring_along_training_leaves_the_final_metrics_bit_identical(tmp_path):
     spring = TASKS["spring"]
     plain = spring.run(spring.config(quick=True, quiet=True, save_dir=str(tmp_path / "a")))
