@@ -6,13 +6,13 @@ latent state `z = [q, p]` whose dynamics model runs with time in frames.
 import numpy as np
 import torch
 
-from hnn.autoencoder import decode_numpy, encode_numpy
+from hnn.autoencoder import decode_numpy, encode_numpy, gaussian_kl
 from hnn.metrics import mean_stderr, rollout, summarize
 
 LATENT_LOSS_WEIGHT = 0.1
 
 
-def pixel_losses(model, batch):
+def pixel_losses(model, batch, sample=True):
     """Per-example loss terms, each of shape `(batch,)`, for `batch = {"x", "next_x"}`, both
     `(batch, input_dim)`, `next_x` being the observation one frame after `x`.
 
@@ -22,9 +22,33 @@ def pixel_losses(model, batch):
     * `latent`: mean over latent dims of (z' - (z + f(z)))^2, one Euler step of the latent model
       with a step of one frame;
     * `total`: ae + cc + 0.1 * latent.
+
+    A variational encoder (`kl_weight` β > 0) draws z and z' from its posteriors (their means
+    with `sample=False`), adds `kl`, the mean of the two posteriors' KL divergences from the
+    prior, and `total` gains β * kl.
     """
+    if getattr(model.autoencoder, "kl_weight", 0):
+        return _variational_losses(model, batch, sample)
     z = model.encode(batch["x"])
     z_next = model.encode(batch["next_x"])
+    return _terms(model, batch, z, z_next)
+
+
+def _variational_losses(model, batch, sample):
+    autoencoder = model.autoencoder
+    if sample:
+        (z, kl), (z_next, kl_next) = (autoencoder.sample(batch[k]) for k in ("x", "next_x"))
+    else:
+        (z, log_var), (z_next, log_var_next) = (autoencoder.posterior(batch[k])
+                                                for k in ("x", "next_x"))
+        kl, kl_next = gaussian_kl(z, log_var), gaussian_kl(z_next, log_var_next)
+    terms = _terms(model, batch, z, z_next)
+    terms["kl"] = (kl + kl_next) / 2
+    terms["total"] = terms["total"] + autoencoder.kl_weight * terms["kl"]
+    return terms
+
+
+def _terms(model, batch, z, z_next):
     ae = ((batch["x"] - model.decode(z)) ** 2).mean(dim=1)
     q, p = z.chunk(2, dim=1)
     q_next = z_next.chunk(2, dim=1)[0]
@@ -43,9 +67,10 @@ def pixel_loss(model, batch):
 @torch.no_grad()
 def pixel_loss_summary(model, x, next_x, chunk=2000):
     """The paper's loss summary over a whole split: mean and stderr of the per-example total
-    loss (an N-vector; stderr = std / sqrt(N)). Evaluated in chunks of `chunk` rows."""
-    totals = [pixel_losses(model, {"x": x[i:i + chunk], "next_x": next_x[i:i + chunk]})["total"]
-              for i in range(0, len(x), chunk)]
+    loss (an N-vector; stderr = std / sqrt(N)). Evaluated in chunks of `chunk` rows; a
+    variational encoder's at its posterior means."""
+    totals = [pixel_losses(model, {"x": x[i:i + chunk], "next_x": next_x[i:i + chunk]},
+                           sample=False)["total"] for i in range(0, len(x), chunk)]
     return mean_stderr(torch.cat(totals))
 
 

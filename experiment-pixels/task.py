@@ -7,8 +7,10 @@ affine map fitted per model (mean ± bootstrap error over 5 blocks of time). Sta
 decoded rollout's pixels against the observed frames along the same rollout.
 """
 import dataclasses
+import math
 
 from hnn import TABLE_1, Note, Task, TrainConfig, arg, build_pixel_model
+from hnn.autoencoder import ENCODERS
 from hnn.mlp import NONLINEARITIES
 
 from . import analysis, data
@@ -25,6 +27,11 @@ class PixelConfig(TrainConfig):
     timesteps: int = arg(103, "frames per trial (3 go to the pair offsets)")
     render_size: int = arg(data.RENDER_SIZE,
                            "gymnasium's render resolution in pixels, before the crop")
+    encoder: str = arg("mlp", "the autoencoder: mlp (the paper's) or conv (two stride-2 "
+                              "convolutions each way, hnn.autoencoder.ConvAutoencoder)",
+                       stored_if_default=False)
+    beta: float = arg(0.0, "KL weight of a variational encoder (a Gaussian posterior per "
+                           "observation); 0: a plain autoencoder", stored_if_default=False)
 
     def rules(self):
         return super().rules() + [
@@ -35,6 +42,9 @@ class PixelConfig(TrainConfig):
             ("trials", self.trials >= 5, "at least 5 (the first 20% of the trials test)"),
             ("timesteps", self.timesteps >= 4, "at least 4 frames"),
             ("render_size", self.render_size >= 50, "at least 50 pixels"),
+            ("encoder", self.encoder in ENCODERS, f"one of {', '.join(ENCODERS)}"),
+            ("beta", self.beta >= 0 and math.isfinite(self.beta),
+             "a finite number >= 0 (0: a plain autoencoder)"),
         ]
 
 
@@ -102,7 +112,7 @@ class PixelTask(Task):
     def build(self, config):
         return build_pixel_model(data.PAIR_DIM, config.hidden_dim, config.latent_dim,
                                  config.model == "baseline", config.ae_nonlinearity,
-                                 config.nonlinearity)
+                                 config.nonlinearity, config.encoder, config.beta)
 
     def splits(self, dataset):
         return ({"x": dataset["x"], "next_x": dataset["next_x"]},

@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from hnn.autoencoder import MLPAutoencoder, PixelModel, build_pixel_model, pixel_rollout
+from hnn.autoencoder import (
+    ConvAutoencoder,
+    MLPAutoencoder,
+    PixelModel,
+    build_pixel_model,
+    gaussian_kl,
+    pixel_rollout,
+)
 from hnn.config import REPO_ROOT
 from hnn.experiments import load_folder
 from hnn.models import HNN
@@ -62,6 +69,60 @@ def test_gradient_reaches_every_parameter(baseline):
     for name, param in model.named_parameters():
         assert param.grad is not None, name
         assert param.grad.abs().sum() > 0, name
+
+
+def test_conv_autoencoder_shapes_and_frame_layout():
+    torch.manual_seed(0)
+    ae = ConvAutoencoder(frames=2, size=28)
+    x = torch.rand(5, 2 * 28 * 28)
+    assert ae.encode(x).shape == (5, 2) and ae(x).shape == (5, 1568)
+    assert sum(p.numel() for p in ae.parameters()) == 647_444
+    assert sum(p.numel() for p in MLPAutoencoder(1568).parameters()) == 790_770
+    # the first convolution sees the first 784 inputs as frame 0, row-major, the rest as frame 1
+    seen = []
+    ae.convs[0].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    ae.encode(x)
+    assert seen[0].shape == (5, 2, 28, 28)
+    assert torch.equal(seen[0][:, 0, 1], x[:, 28:56])
+    assert torch.equal(seen[0][:, 1, 0], x[:, 784:812])
+    with pytest.raises(ValueError, match=r"encoder input must have shape \(batch, 1568\)"):
+        ae.encode(torch.rand(3, 784))
+    with pytest.raises(ValueError, match="divisible by 4"):
+        ConvAutoencoder(size=30)
+    with pytest.raises(ValueError, match="input_dim 1500 is not 2 x side"):
+        build_pixel_model(1500, encoder="conv")
+    with pytest.raises(ValueError, match="encoder must be one of mlp, conv"):
+        build_pixel_model(1568, encoder="lstm")
+
+
+@pytest.mark.parametrize("encoder", ["mlp", "conv"])
+def test_variational_encoder_posterior_and_kl(encoder):
+    torch.manual_seed(0)
+    model = build_pixel_model(1568, encoder=encoder, kl_weight=0.5)
+    ae = model.autoencoder
+    x = torch.rand(6, 1568)
+    mean, log_variance = ae.posterior(x)
+    assert mean.shape == log_variance.shape == (6, 2)
+    torch.testing.assert_close(ae.encode(x), mean)               # encode: the posterior mean
+    prior = torch.distributions.Normal(0.0, 1.0)
+    expected = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mean, (0.5 * log_variance).exp()), prior).sum(1)
+    torch.testing.assert_close(gaussian_kl(mean, log_variance), expected)
+    assert gaussian_kl(torch.zeros(3, 2), torch.zeros(3, 2)).tolist() == [0.0, 0.0, 0.0]
+    torch.manual_seed(1)                                  # a draw: z = mean + std * eps
+    z, kl = ae.sample(x)
+    torch.manual_seed(1)
+    torch.testing.assert_close(z, mean + (0.5 * log_variance).exp() * torch.randn(6, 2))
+    torch.testing.assert_close(kl, expected)
+    terms = pixel_losses(model, {"x": x, "next_x": x.flip(0)}, sample=False)
+    kl = (gaussian_kl(*ae.posterior(x)) + gaussian_kl(*ae.posterior(x.flip(0)))) / 2
+    torch.testing.assert_close(terms["kl"], kl)
+    torch.testing.assert_close(terms["total"], terms["ae"] + terms["cc"] + 0.1 * terms["latent"]
+                               + 0.5 * kl)
+    with pytest.raises(TypeError, match="no posterior"):
+        build_pixel_model(1568, encoder=encoder).autoencoder.posterior(x)
+    with pytest.raises(ValueError, match=r"kl_weight \(--beta\) must be >= 0"):
+        build_pixel_model(1568, encoder=encoder, kl_weight=-1.0)
 
 
 class SliceAutoencoder(nn.Module):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from hnn.config import REPO_ROOT
+from hnn.config import REPO_ROOT, parse_config
 from hnn.experiments import find_tasks, load_folder
 from hnn.models import HNN
 from hnn.runs import RunsFolder
@@ -241,3 +241,26 @@ def test_add_energy_caption_says_whether_the_learned_energy_rose():
     fell = analysis.add_energy_frames(frames, np.array([3.0, 3.0, 2.0, 2.0]))
     # frame 3 shows the same frame and the same H = 2; only the label differs
     assert len(rose) == 4 and not np.array_equal(np.asarray(rose[3]), np.asarray(fell[3]))
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--encoder", "lstm"], "--encoder must be one of mlp, conv"),
+    (["--beta", "-0.5"], "--beta must be a finite number >= 0"),
+])
+def test_bad_encoder_settings_are_refused_by_name(flags, named, capsys):
+    with pytest.raises(SystemExit):
+        parse_config(TASK.defaults, ["--quick"] + flags, TASK.quick)
+    assert named in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_variational_conv_run_trains_and_reloads(quick_runs, monkeypatch, tmp_path):
+    monkeypatch.setenv("HNN_CACHE_DIR", str(quick_runs / "cache"))
+    config = TASK.config(quick=True, quiet=True, encoder="conv", beta=0.1, save_dir=str(tmp_path))
+    metrics = TASK.run(config)
+    model, ckpt = RunsFolder(tmp_path).load(TASK, "hnn")
+    assert ckpt["config"]["encoder"] == "conv" and ckpt["config"]["beta"] == 0.1
+    assert model.autoencoder.variational and model.autoencoder.convs[0].in_channels == 2
+    assert np.isfinite(metrics["energy_mse"]["mean"]) and np.isfinite(metrics["test_loss"]["mean"])
+    default = RunsFolder(quick_runs / "runs").metrics(TASK, "hnn")
+    assert "encoder" not in default["config"] and "beta" not in default["config"]
