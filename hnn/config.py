@@ -106,10 +106,9 @@ class TrainConfig:
     infer_starts: bool = arg(False, "--loss rollout: fit each chunk's start as a parameter "
                                     "(initial-state optimisation) instead of taking its noisy "
                                     "observation", stored_if_default=False)
-    iso_method: str = arg("joint", "--infer-starts: joint (the starts trained with the model by "
-                                   "Adam; the measured better, docs/trajectory-training.md) or "
-                                   "alternating (every start refitted by L-BFGS with the model "
-                                   "fixed, 20 times along training)",
+    iso_method: str = arg("alternating", "--infer-starts: alternating (every start refitted by "
+                                         "L-BFGS with the model fixed, 20 times along training) "
+                                         "or joint (the starts trained with the model by Adam)",
                           stored_if_default=False)
     eval_substeps: int = arg(10, "integrator steps per output interval of the evaluation rollouts")
     eval_integrator: str = arg("rk4", "integrator of the evaluation rollouts: rk4 (the paper's "

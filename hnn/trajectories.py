@@ -154,7 +154,7 @@ class RolloutLoss:
             raise ValueError(f"--horizon {self.horizon} is longer than the {name} trajectories, "
                              f"which have {points} points ({points - 1} steps)")
 
-    def infer_starts(self, train, method="joint", total_steps=0):
+    def infer_starts(self, train, method="alternating", total_steps=0):
         """Make every chunk start of the training trajectories `train` `(n, T, d)` a parameter
         `(n, T - K, d)`, initialised at its observation, and return it: the caller trains it with
         the model ("joint"), or `__call__` refits it by L-BFGS with the model fixed every

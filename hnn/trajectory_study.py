@@ -52,8 +52,8 @@ def needs(context):
         sets += [RunSet(runs_of([name], models, seeds), noise_folder(sigma),
                         (("noise_std", sigma),)) for sigma in noises(context)]
         sets.append(RunSet(runs_of([name], [m + "+rollout+iso" for m in study.models], seeds),
-                           noise_folder(TASK_NOISE, "-alternating"),
-                           (("noise_std", TASK_NOISE), ("iso_method", "alternating"))))
+                           noise_folder(TASK_NOISE, "-joint"),
+                           (("noise_std", TASK_NOISE), ("iso_method", "joint"))))
     for name, study in declared(context, "real").items():
         sets.append(RunSet(runs_of([name], [m + "+rollout" for m in study.models], seeds),
                            "runs-raw"))
@@ -79,11 +79,10 @@ def noise_part(context, name, study):
         for label, suffix in TRAININGS.items():
             entry[label] = {m: folder.seed_means(task, model + suffix, seeds, m) for m in metrics}
         out["noises"][f"{sigma:g}"] = entry
-    alternating = context.runs(noise_folder(TASK_NOISE, "-alternating"))
+    joint = context.runs(noise_folder(TASK_NOISE, "-joint"))
     out["iso_methods"] = {
-        "joint": out["noises"][f"{TASK_NOISE:g}"]["rollout + ISO"],
-        "alternating": {m: alternating.seed_means(task, model + "+rollout+iso", seeds, m)
-                        for m in metrics}}
+        "alternating": out["noises"][f"{TASK_NOISE:g}"]["rollout + ISO"],
+        "joint": {m: joint.seed_means(task, model + "+rollout+iso", seeds, m) for m in metrics}}
     return out
 
 
@@ -189,7 +188,7 @@ def markdown(numbers):
         rows = [[method, spread(e["divergence"]), spread(e["energy_decay_rate"]),
                  spread(e["energy_mse"], ".2e"), spread(e["state_mse"], ".2e")]
                 for method, e in noise["iso_methods"].items()]
-        lines += [f"## {name}: inferred starts, joint against alternating (σ = {TASK_NOISE:g})",
+        lines += [f"## {name}: inferred starts, alternating against joint (σ = {TASK_NOISE:g})",
                   "", markdown_table(["method", "divergence", "energy decay rate", "energy MSE",
                                       "state MSE"], rows), ""]
     for name, real in numbers.get("real", {}).items():

@@ -222,11 +222,7 @@ def test_trajectory_training_study(studied):
     iso = RunsFolder(folder / "runs-noise0.1").metrics(TASKS["damped"], "dhnn+rollout+iso", 0)
     assert iso["config"]["loss"] == "rollout" and iso["config"]["infer_starts"] is True
     assert iso["config"]["noise_std"] == 0.1
-    assert "iso_method" not in iso["config"]                       # joint, the default
-    assert noise["iso_methods"]["joint"]["divergence"] == [iso["divergence"]["mean"]]
-    alternating = RunsFolder(folder / "runs-noise0.1-alternating").metrics(
-        TASKS["damped"], "dhnn+rollout+iso", 0)
-    assert alternating["config"]["iso_method"] == "alternating"
+    assert noise["iso_methods"]["alternating"]["divergence"] == [iso["divergence"]["mean"]]
     assert set(numbers["real"]["lipson"]["trainings"]) == {
         "lipson derivative", "lipson_central derivative", "lipson rollout (raw)"}
     assert set(numbers["long"]) == {"spring", "pend", "2body"}
