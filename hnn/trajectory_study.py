@@ -4,8 +4,8 @@ taking the tasks that declare it (`hnn.tasks.TrajectoryStudy`):
 1. "noise" (the damped spring): its models trained by derivative matching, by rollout and by
    rollout with inferred starts, at each noise level of `NOISES` on the observations; the learned
    divergence and energy decay rate against the truth's and against the training data's own
-   least-squares divergence, and the energy and state MSE. At the task's noise (`TASK_NOISE`)
-   the two ways of inferring the starts are compared.
+   least-squares divergence, and the energy and state MSE; the starts are inferred by both
+   methods (`--iso-method` alternating, the default, and joint).
 2. "real" (the real pendulum): its models trained by rollout on windows of the raw recording,
    beside the derivative-matched runs of the tasks it names (`lipson`'s forward differences and
    `lipson_central`); each rollout's energy decay rate beside the recording's.
@@ -26,8 +26,10 @@ from .studies import RunSet, Study, finite_mean, runs_of
 
 NOISES = (0.0, 0.025, 0.05, 0.1, 0.2)
 QUICK_NOISES = (0.0, 0.1)
-TASK_NOISE = 0.1                     # the damped task's own noise, where the ISO methods meet
-TRAININGS = {"derivative": "", "rollout": "+rollout", "rollout + ISO": "+rollout+iso"}
+# label: (run-name suffix, folder suffix, overrides beyond the noise)
+TRAININGS = {"derivative": ("", "", ()), "rollout": ("+rollout", "", ()),
+             "rollout + ISO (alternating)": ("+rollout+iso", "", ()),
+             "rollout + ISO (joint)": ("+rollout+iso", "-joint", (("iso_method", "joint"),))}
 LONG_TRACKING = (("track_points", 20),)
 
 
@@ -48,12 +50,12 @@ def declared(context, part):
 def needs(context):
     seeds, sets = context.seeds, []
     for name, study in declared(context, "noise").items():
-        models = [m + suffix for m in study.models for suffix in TRAININGS.values()]
-        sets += [RunSet(runs_of([name], models, seeds), noise_folder(sigma),
-                        (("noise_std", sigma),)) for sigma in noises(context)]
-        sets.append(RunSet(runs_of([name], [m + "+rollout+iso" for m in study.models], seeds),
-                           noise_folder(TASK_NOISE, "-joint"),
-                           (("noise_std", TASK_NOISE), ("iso_method", "joint"))))
+        folders = {}
+        for suffix, folder, overrides in TRAININGS.values():
+            folders.setdefault((folder, overrides), []).extend(m + suffix for m in study.models)
+        sets += [RunSet(runs_of([name], models, seeds), noise_folder(sigma, folder),
+                        (("noise_std", sigma), *overrides))
+                 for sigma in noises(context) for (folder, overrides), models in folders.items()]
     for name, study in declared(context, "real").items():
         sets.append(RunSet(runs_of([name], [m + "+rollout" for m in study.models], seeds),
                            "runs-raw"))
@@ -73,16 +75,12 @@ def noise_part(context, name, study):
                                      "energy_decay_rate": task.true_decay_rate()}, "noises": {}}
     metrics = ("divergence", "energy_decay_rate", "energy_mse", "state_mse")
     for sigma in noises(context):
-        folder = context.runs(noise_folder(sigma))
         entry = {"least_squares": [task.least_squares_reference(
             seed, **quick, noise_std=sigma)["divergence"] for seed in seeds]}
-        for label, suffix in TRAININGS.items():
-            entry[label] = {m: folder.seed_means(task, model + suffix, seeds, m) for m in metrics}
+        for label, (suffix, folder, _) in TRAININGS.items():
+            runs = context.runs(noise_folder(sigma, folder))
+            entry[label] = {m: runs.seed_means(task, model + suffix, seeds, m) for m in metrics}
         out["noises"][f"{sigma:g}"] = entry
-    joint = context.runs(noise_folder(TASK_NOISE, "-joint"))
-    out["iso_methods"] = {
-        "alternating": out["noises"][f"{TASK_NOISE:g}"]["rollout + ISO"],
-        "joint": {m: joint.seed_means(task, model + "+rollout+iso", seeds, m) for m in metrics}}
     return out
 
 
@@ -185,12 +183,6 @@ def markdown(numbers):
                   f"approaches).", "",
                   markdown_table(["noise σ", "training", "divergence", "energy decay rate",
                                   "energy MSE", "state MSE", "least squares"], rows), ""]
-        rows = [[method, spread(e["divergence"]), spread(e["energy_decay_rate"]),
-                 spread(e["energy_mse"], ".2e"), spread(e["state_mse"], ".2e")]
-                for method, e in noise["iso_methods"].items()]
-        lines += [f"## {name}: inferred starts, alternating against joint (σ = {TASK_NOISE:g})",
-                  "", markdown_table(["method", "divergence", "energy decay rate", "energy MSE",
-                                      "state MSE"], rows), ""]
     for name, real in numbers.get("real", {}).items():
         rows = []
         for label, entry in real["trainings"].items():
@@ -229,7 +221,7 @@ def noise_figure(noise):
     from .plots import pyplot
     fig, ax = pyplot().subplots(figsize=(5.2, 3.8))
     sigmas = [float(s) for s in noise["noises"]]
-    for (label, _), color in zip(TRAININGS.items(), ("tab:red", "tab:orange", "tab:blue")):
+    for label, color in zip(TRAININGS, ("tab:red", "tab:orange", "tab:blue", "tab:purple")):
         series = [[x for x in e[label]["divergence"] if x is not None]
                   for e in noise["noises"].values()]
         ax.plot(sigmas, [np.mean(xs) for xs in series], "o-", color=color, label=label)

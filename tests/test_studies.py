@@ -222,7 +222,14 @@ def test_trajectory_training_study(studied):
     iso = RunsFolder(folder / "runs-noise0.1").metrics(TASKS["damped"], "dhnn+rollout+iso", 0)
     assert iso["config"]["loss"] == "rollout" and iso["config"]["infer_starts"] is True
     assert iso["config"]["noise_std"] == 0.1
-    assert noise["iso_methods"]["alternating"]["divergence"] == [iso["divergence"]["mean"]]
+    assert "iso_method" not in iso["config"]                       # alternating, the default
+    alternating = noise["noises"]["0.1"]["rollout + ISO (alternating)"]
+    assert alternating["divergence"] == [iso["divergence"]["mean"]]
+    joint = RunsFolder(folder / "runs-noise0.1-joint").metrics(TASKS["damped"], "dhnn+rollout+iso",
+                                                               0)
+    assert joint["config"]["iso_method"] == "joint"
+    assert noise["noises"]["0.1"]["rollout + ISO (joint)"]["divergence"] == [
+        joint["divergence"]["mean"]]
     assert set(numbers["real"]["lipson"]["trainings"]) == {
         "lipson derivative", "lipson_central derivative", "lipson rollout (raw)"}
     assert set(numbers["long"]) == {"spring", "pend", "2body"}
