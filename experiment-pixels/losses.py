@@ -8,6 +8,7 @@ import torch
 
 from hnn.autoencoder import decode_numpy, encode_numpy, gaussian_kl
 from hnn.metrics import mean_stderr, rollout, summarize
+from hnn.trajectories import path
 
 LATENT_LOSS_WEIGHT = 0.1
 
@@ -49,14 +50,72 @@ def _variational_losses(model, batch, sample):
 
 
 def _terms(model, batch, z, z_next):
-    ae = ((batch["x"] - model.decode(z)) ** 2).mean(dim=1)
+    ae, cc = _coordinate_terms(model, batch["x"], z, z_next)
+    latent = ((z_next - (z + model.time_derivative(z))) ** 2).mean(dim=1)
+    return {"ae": ae, "cc": cc, "latent": latent, "total": ae + cc + LATENT_LOSS_WEIGHT * latent}
+
+
+def _coordinate_terms(model, x, z, z_next):
+    """(ae, cc), each `(batch,)`: the reconstruction of x from z, and the momentum against the
+    change of position over one frame."""
+    ae = ((x - model.decode(z)) ** 2).mean(dim=1)
     q, p = z.chunk(2, dim=1)
     q_next = z_next.chunk(2, dim=1)[0]
     # The authors' code uses p - (q' - q); the paper's Eq. 7 prints p - (q - q'). We follow the
     # code, which produced the published numbers.
     cc = ((p - (q_next - q)) ** 2).mean(dim=1)
-    latent = ((z_next - (z + model.time_derivative(z))) ** 2).mean(dim=1)
-    return {"ae": ae, "cc": cc, "latent": latent, "total": ae + cc + LATENT_LOSS_WEIGHT * latent}
+    return ae, cc
+
+
+class LatentRolloutLoss:
+    """The pixel loss with its latent term taken over K frames (`--loss rollout --horizon K`).
+
+    `sequences` `(trials, n, input_dim)`: each trial's n observation pairs in order, so that pair
+    t + 1 is pair t's `next_x`. A batch is {"start": (b,)}, rows of `starts()`; each opens a chunk
+    of the K + 1 pairs x_t .. x_t+K of one trial, encoded to z_0 .. z_K. The `ae` and `cc` terms
+    are `pixel_losses`' on (x_t, x_t+1); the latent term is the mean over the K steps and the
+    latent dims of (z_k - ẑ_k)^2, ẑ the latent model's path from z_0 by `integrator` (a name of
+    `hnn.integrate`; a step of one frame, `substeps` per frame), backpropagated through the
+    steps as `hnn.trajectories.RolloutLoss` is. At K = 1 with Euler it is `pixel_loss`.
+    `held_out` is `pixel_loss` on a split of pairs, so test curves compare with today's.
+    """
+
+    def __init__(self, sequences, horizon, integrator="euler", substeps=1):
+        if sequences.ndim != 3:
+            raise ValueError(f"sequences must be (trials, pairs, input_dim), got "
+                             f"{tuple(sequences.shape)}")
+        trials, pairs, width = sequences.shape
+        if not 1 <= horizon <= pairs - 1:
+            raise ValueError(f"--horizon {horizon} must be between 1 and {pairs - 1}: the pixel "
+                             f"trials have {pairs} observation pairs")
+        self.flat, self.pairs, self.width = sequences.reshape(-1, width), pairs, width
+        self.trials, self.horizon = trials, horizon
+        self.integrator, self.substeps = integrator, substeps
+
+    def starts(self):
+        """`(trials * (n - K),)`: the rows of `sequences` that open a whole chunk."""
+        position = torch.arange(self.pairs - self.horizon, device=self.flat.device)
+        trial = torch.arange(self.trials, device=self.flat.device)[:, None] * self.pairs
+        return (trial + position).reshape(-1)
+
+    def terms(self, model, batch):
+        """Per-example terms, as `pixel_losses` names them, each `(b,)`."""
+        rows = batch["start"][:, None] + torch.arange(self.horizon + 1, device=self.flat.device)
+        x = self.flat[rows]                                      # (b, K + 1, input_dim)
+        z = model.encode(x.reshape(-1, self.width)).reshape(len(rows), self.horizon + 1, -1)
+        ae, cc = _coordinate_terms(model, x[:, 0], z[:, 0], z[:, 1])
+        predicted = path(model.dynamics, z[:, 0], 1.0, self.horizon, self.integrator,
+                         self.substeps)
+        latent = (z[:, 1:] - predicted[:, 1:]).square().mean(dim=(1, 2))
+        return {"ae": ae, "cc": cc, "latent": latent,
+                "total": ae + cc + LATENT_LOSS_WEIGHT * latent}
+
+    def __call__(self, model, batch):
+        return self.terms(model, batch)["total"].mean()
+
+    @staticmethod
+    def held_out(model, batch):
+        return pixel_loss(model, batch)
 
 
 def pixel_loss(model, batch):

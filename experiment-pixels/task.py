@@ -14,7 +14,7 @@ from hnn.autoencoder import ENCODERS
 from hnn.mlp import NONLINEARITIES
 
 from . import analysis, data
-from .losses import latent_rollout_errors, pixel_loss, pixel_loss_summary
+from .losses import LatentRolloutLoss, latent_rollout_errors, pixel_loss, pixel_loss_summary
 
 
 @dataclasses.dataclass
@@ -97,9 +97,26 @@ class PixelTask(Task):
     """The pixel task; `rod_value` is the rod's value in the frames (see `data.preprocess`)."""
 
     def trajectories(self, dataset, config):
-        raise NotImplementedError("the pixel task trains an autoencoder and its latent model on "
-                                  "pairs of frames, not a field on observed states; a rollout "
-                                  "loss there is a latent one, over frames")
+        raise NotImplementedError("the pixel task observes frames, not states; its rollout loss "
+                                  "is a latent one (rollout_training)")
+
+    def rollout_training(self, dataset, config):
+        """--loss rollout: the latent term over --horizon frames (`LatentRolloutLoss`) on each
+        training trial's pairs in order; the test curve stays today's pixel loss."""
+        refused = [(config.infer_starts, "--infer-starts", "the latent rollouts start from an "
+                    "encoded observation"),
+                   (config.beta, "--beta", "the latent rollout loss takes the posterior means"),
+                   (config.rollout_norm != "l2", "--rollout-norm", "the pixel loss is squared"),
+                   (config.val_fraction, "--val-fraction", "chunks run across the rows")]
+        for bad, flag, reason in refused:
+            if bad:
+                raise ValueError(f"{flag} is not taken by the pixel task's --loss rollout: "
+                                 f"{reason}")
+        train, _, test = self.training_data(dataset, config)
+        sequences = train["x"].reshape(-1, config.timesteps - 3, data.PAIR_DIM)
+        loss = LatentRolloutLoss(sequences, config.horizon, config.train_integrator,
+                                 config.train_substeps)
+        return loss, ({"start": loss.starts()}, None, test), ()
 
     def __init__(self, *args, rod_value=1.0, **kwargs):
         super().__init__(*args, **kwargs)

@@ -262,3 +262,43 @@ def test_pixel_energy_goes_through_the_pixels_and_the_map_comes_from_training_da
     result = latent_rollout_errors(exact, _energy, train_x, 3 * train_x, truth, t, truth,
                                    substeps=10)
     assert result["energy_mse_latent"]["mean"] == pytest.approx((9 - 1) ** 2, rel=1e-9)
+
+
+LatentRolloutLoss = losses.LatentRolloutLoss
+
+
+def test_latent_rollout_loss_at_one_euler_step_is_todays_loss():
+    torch.manual_seed(0)
+    model = build_pixel_model(64, 32, 2).double()
+    sequences = torch.rand(3, 6, 64, dtype=torch.float64)
+    loss = LatentRolloutLoss(sequences, horizon=1, integrator="euler")
+    start = loss.starts()[[0, 4, 5, 9, 12]]                     # rows of (trial, pair): 6 t + p
+    trial, pair = start // 6, start % 6
+    assert pair.max() == 4
+    today = pixel_losses(model, {"x": sequences[trial, pair],
+                                 "next_x": sequences[trial, pair + 1]})
+    for key, value in loss.terms(model, {"start": start}).items():
+        torch.testing.assert_close(value, today[key], rtol=1e-12, atol=0)
+
+
+def test_latent_rollout_chunks_stay_in_their_trial_and_follow_the_latent_flow():
+    # z = the first two inputs; along each trial they follow dz/dt = A z exactly
+    generator = np.array([[0.0, 1.0], [-1.0, -0.1]])
+    steps = np.stack([np.linalg.matrix_power(_expm(generator), k) for k in range(7)])
+    z0 = np.random.default_rng(0).normal(size=(2, 2))
+    sequences = torch.zeros(2, 7, 4, dtype=torch.float64)
+    sequences[..., :2] = torch.as_tensor(np.einsum("kij,nj->nki", steps, z0))
+    loss = LatentRolloutLoss(sequences, horizon=4, integrator="rk4", substeps=20)
+    starts = loss.starts()
+    assert starts.tolist() == [0, 1, 2, 7, 8, 9]                 # 7 pairs, K = 4: 3 per trial
+    exact = PixelModel(SliceAutoencoder(4), LinearField(generator))
+    wrong = PixelModel(SliceAutoencoder(4), LinearField(generator * 1.05))
+    assert loss.terms(exact, {"start": starts})["latent"].max() < 1e-14
+    assert loss.terms(wrong, {"start": starts})["latent"].min() > 1e-6
+    with pytest.raises(ValueError, match="--horizon 7 must be between 1 and 6"):
+        LatentRolloutLoss(sequences, horizon=7)
+
+
+def _expm(matrix):
+    from scipy.linalg import expm
+    return expm(matrix)

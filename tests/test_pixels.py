@@ -264,3 +264,18 @@ def test_a_variational_conv_run_trains_and_reloads(quick_runs, monkeypatch, tmp_
     assert np.isfinite(metrics["energy_mse"]["mean"]) and np.isfinite(metrics["test_loss"]["mean"])
     default = RunsFolder(quick_runs / "runs").metrics(TASK, "hnn")
     assert "encoder" not in default["config"] and "beta" not in default["config"]
+
+
+@pytest.mark.slow
+def test_a_latent_rollout_run_trains_and_is_named_so(quick_runs, monkeypatch, tmp_path):
+    monkeypatch.setenv("HNN_CACHE_DIR", str(quick_runs / "cache"))
+    config = TASK.config(quick=True, quiet=True, loss="rollout", horizon=3,
+                         train_integrator="midpoint", save_dir=str(tmp_path))
+    metrics = TASK.run(config)
+    saved = RunsFolder(tmp_path).metrics(TASK, "hnn+rollout")
+    assert saved["config"]["horizon"] == 3 and saved["config"]["train_integrator"] == "midpoint"
+    assert np.isfinite(metrics["energy_mse"]["mean"])
+    for bad, flag in (({"beta": 0.1}, "--beta"), ({"horizon": 5}, "--horizon 5")):
+        with pytest.raises(ValueError, match=flag):
+            TASK.run(TASK.config(quick=True, quiet=True, loss="rollout",
+                                 save_dir=str(tmp_path / "refused"), **bad))
