@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from hnn.autoencoder import decode_numpy, encode_numpy, gaussian_kl
-from hnn.metrics import mean_stderr, rollout, summarize
+from hnn.metrics import mean_stderr, rollout, summarize, valid_prediction_time
 from hnn.trajectories import path
 
 LATENT_LOSS_WEIGHT = 0.1
@@ -182,3 +182,37 @@ def latent_rollout_errors(model, energy_fn, train_x, train_coords, observations,
     return {"energy_mse": energy_error(encode_numpy(reencoder or model, decoded)),
             "energy_mse_latent": energy_error(latents[0]),
             "state_mse": summarize(pixels.mean(-1), groups)}
+
+
+ROLLOUT_FRAMES = 30                     # the test rollouts of the pixel scores (HGN's length)
+
+
+def pixel_scores(model, train_x, train_coords, sequences, coords, frames=ROLLOUT_FRAMES,
+                 substeps=10, solver="rk4"):
+    """Scores of a pixel model on held-out trials, beside the paper's energy MSE.
+
+    `sequences` `(trials, n, input_dim)`: each test trial's observation pairs in order, and
+    `coords` `(trials, n, m)` their states. From each trial's first pair the latent model is
+    rolled out over `frames` pairs (one frame apart, by `solver`) and decoded. Returns
+    {"vpt": the median over trials of `hnn.metrics.valid_prediction_time` (in frames),
+    "pixel_mse": the mean over the frames and trials of the decoded rollout's squared pixel
+    error, "latent_r2": R^2 of the affine map from latents to coordinates, fitted on the encoded
+    `train_x` against `train_coords` and scored on every held-out pair}."""
+    trials, n, width = sequences.shape
+    if n < frames:
+        raise ValueError(f"the held-out trials have {n} pairs, fewer than the {frames} frames "
+                         f"of a scored rollout")
+    sequences = np.asarray(sequences, dtype=np.float64)
+    z0 = encode_numpy(model, sequences[:, 0])
+    latents = rollout(model.dynamics, z0, np.arange(frames, dtype=np.float64),
+                      substeps=substeps, solver=solver)
+    decoded = decode_numpy(model, latents)
+    truth = sequences[:, :frames]
+    weight, bias = fit_latent_map(encode_numpy(model, train_x), train_coords)
+    coords = np.asarray(coords, dtype=np.float64).reshape(trials * n, -1)
+    fitted = encode_numpy(model, sequences.reshape(trials * n, width)) @ weight + bias
+    residual = ((coords - fitted) ** 2).sum(0)
+    total = ((coords - coords.mean(0)) ** 2).sum(0)
+    return {"vpt": float(np.median(valid_prediction_time(decoded, truth))),
+            "pixel_mse": float(((decoded - truth) ** 2).mean()),
+            "latent_r2": float(1 - residual.sum() / total.sum())}

@@ -4,7 +4,10 @@ from pairs of 28x28 frames.
 Losses: the per-example total pixel loss, ae + cc + 0.1 * latent, mean ± standard error over a
 whole split. Energy MSE: along one rollout of the fresh test trajectory, mapped to (q, p) by an
 affine map fitted per model (mean ± bootstrap error over 5 blocks of time). State MSE: the
-decoded rollout's pixels against the observed frames along the same rollout.
+decoded rollout's pixels against the observed frames along the same rollout. Beside them, on
+30-frame rollouts from each test trial's first pair: the valid prediction time `vpt` (median
+over trials, frames), `pixel_mse`, and `latent_r2`, how well an affine map of the latents holds
+(q, p) on every test pair.
 """
 import dataclasses
 import math
@@ -14,7 +17,14 @@ from hnn.autoencoder import ENCODERS
 from hnn.mlp import NONLINEARITIES
 
 from . import analysis, data
-from .losses import LatentRolloutLoss, latent_rollout_errors, pixel_loss, pixel_loss_summary
+from .losses import (
+    ROLLOUT_FRAMES,
+    LatentRolloutLoss,
+    latent_rollout_errors,
+    pixel_loss,
+    pixel_loss_summary,
+    pixel_scores,
+)
 
 
 @dataclasses.dataclass
@@ -144,9 +154,17 @@ class PixelTask(Task):
     def evaluate(self, model, dataset, config):
         eval_x, eval_coords = data.evaluation_trajectory(config.render_size,
                                                          rod_value=self.rod_value)
-        return latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"],
-                                     eval_x, data.evaluation_grid(len(eval_x)), eval_coords,
-                                     substeps=config.eval_substeps, solver=config.eval_integrator)
+        errors = latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"],
+                                       eval_x, data.evaluation_grid(len(eval_x)), eval_coords,
+                                       substeps=config.eval_substeps,
+                                       solver=config.eval_integrator)
+        pairs = config.timesteps - 3
+        sequences = dataset["test_x"].reshape(-1, pairs, data.PAIR_DIM)
+        scores = pixel_scores(model, dataset["x"], dataset["coords"], sequences,
+                              dataset["test_coords"].reshape(len(sequences), pairs, -1),
+                              frames=min(ROLLOUT_FRAMES, pairs), substeps=config.eval_substeps,
+                              solver=config.eval_integrator)
+        return {**errors, **scores}
 
     def figures(self, runs, figures_dir, seed=0):
         return analysis.make_figures(self, runs, figures_dir, seed)

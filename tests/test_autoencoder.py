@@ -302,3 +302,23 @@ def test_latent_rollout_chunks_stay_in_their_trial_and_follow_the_latent_flow():
 def _expm(matrix):
     from scipy.linalg import expm
     return expm(matrix)
+
+
+def test_pixel_scores_of_a_stub_model():
+    # z = the first two inputs, decoded to zeros: no frame is predicted (VPT 0), the pixel MSE
+    # is the frames' mean square, and coordinates affine in z are held exactly (R^2 = 1)
+    rng = np.random.default_rng(0)
+    sequences = rng.uniform(0.5, 1.0, size=(3, 8, 4))
+    coords = sequences[..., :2] @ np.array([[2.0, 0.0], [1.0, -1.0]]) + 0.3
+    model = PixelModel(SliceAutoencoder(4), LinearField([[0.0, 1.0], [-1.0, 0.0]]))
+    train_x = sequences.reshape(-1, 4)
+    scores = losses.pixel_scores(model, train_x, coords.reshape(-1, 2), sequences, coords,
+                                 frames=5)
+    assert scores["vpt"] == 0
+    assert scores["pixel_mse"] == pytest.approx((sequences[:, :5] ** 2).mean())
+    assert scores["latent_r2"] == pytest.approx(1.0)
+    noisy = coords + rng.normal(scale=0.5, size=coords.shape)
+    assert losses.pixel_scores(model, train_x, coords.reshape(-1, 2), sequences, noisy,
+                               frames=5)["latent_r2"] < 0.9
+    with pytest.raises(ValueError, match="fewer than the 30 frames"):
+        losses.pixel_scores(model, train_x, coords.reshape(-1, 2), sequences, coords)
