@@ -60,7 +60,7 @@ def truth(task):
 TASKS = [DampedTask(
     "damped", "Damped mass-spring", DEFAULTS, table=EXTENSION, order=10, quick=QUICK,
     models=("baseline", "hnn", "dhnn", "node2"), hamiltonian=data.hamiltonian,
-    trajectory_study=TrajectoryStudy("noise", models=("dhnn",)),
+    trajectory_study=TrajectoryStudy("noise", models=("dhnn",), more_seeds=20),
     dynamics=data.dynamics,
     solution=data.solution, t_span=data.T_SPAN, points_per_unit=data.POINTS_PER_UNIT,
     radius=data.RADIUS, train_fraction=data.TRAIN_FRACTION, plot_limit=1.2, linear=True,

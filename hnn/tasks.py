@@ -83,11 +83,15 @@ class TrajectoryStudy:
     "noise", a noise sweep of `models` (the task needs `true_divergence`, `true_decay_rate` and
     `least_squares_reference`); "real", `models` trained by rollout beside the derivative-matched
     runs of the tasks `beside` (each needs `segment_energy`); or "long", `models` by rollout
-    against derivative matching, scored along training."""
+    against derivative matching, scored along training. `more_seeds` (noise only): at the task's
+    own noise level the first model, by derivative matching and by the default rollout with ISO,
+    also over seeds 0 .. more_seeds - 1, for a mean whose standard error is small beside the
+    bias it measures."""
 
     part: str
     models: tuple = ("hnn",)
     beside: tuple = ()
+    more_seeds: int = 0
 
     def __post_init__(self):
         if self.part not in ("noise", "real", "long"):

@@ -5,7 +5,8 @@ taking the tasks that declare it (`hnn.tasks.TrajectoryStudy`):
    rollout with inferred starts, at each noise level of `NOISES` on the observations; the learned
    divergence and energy decay rate against the truth's and against the training data's own
    least-squares divergence, and the energy and state MSE; the starts are inferred by both
-   methods (`--iso-method` alternating, the default, and joint).
+   methods (`--iso-method` alternating, the default, and joint). At the task's own noise level,
+   derivative matching and the default ISO also over `more_seeds` seeds (two with --quick).
 2. "real" (the real pendulum): its models trained by rollout on windows of the raw recording,
    beside the derivative-matched runs of the tasks it names (`lipson`'s forward differences and
    `lipson_central`); each rollout's energy decay rate beside the recording's.
@@ -31,6 +32,8 @@ TRAININGS = {"derivative": ("", "", ()), "rollout": ("+rollout", "", ()),
              "rollout + ISO (alternating)": ("+rollout+iso", "", ()),
              "rollout + ISO (joint)": ("+rollout+iso", "-joint", (("iso_method", "joint"),))}
 LONG_TRACKING = (("track_points", 20),)
+MORE_SEEDS_TRAININGS = ("derivative", "rollout + ISO (alternating)")
+QUICK_MORE_SEEDS = 2
 
 
 def noises(context):
@@ -39,6 +42,14 @@ def noises(context):
 
 def noise_folder(sigma, suffix=""):
     return f"runs-noise{sigma:g}{suffix}"
+
+
+def more_seeds(context, name, study):
+    """(the task's own noise level, the seeds of the `more_seeds` runs), or None."""
+    if not study.more_seeds:
+        return None
+    count = QUICK_MORE_SEEDS if context.quick else study.more_seeds
+    return context.tasks[name].defaults.noise_std, list(range(count))
 
 
 def declared(context, part):
@@ -56,6 +67,11 @@ def needs(context):
         sets += [RunSet(runs_of([name], models, seeds), noise_folder(sigma, folder),
                         (("noise_std", sigma), *overrides))
                  for sigma in noises(context) for (folder, overrides), models in folders.items()]
+        if more_seeds(context, name, study):
+            sigma, extra = more_seeds(context, name, study)
+            models = [study.models[0] + TRAININGS[label][0] for label in MORE_SEEDS_TRAININGS]
+            sets.append(RunSet(runs_of([name], models, [s for s in extra if s not in seeds]),
+                               noise_folder(sigma), (("noise_std", sigma),)))
     for name, study in declared(context, "real").items():
         sets.append(RunSet(runs_of([name], [m + "+rollout" for m in study.models], seeds),
                            "runs-raw"))
@@ -81,6 +97,12 @@ def noise_part(context, name, study):
             runs = context.runs(noise_folder(sigma, folder))
             entry[label] = {m: runs.seed_means(task, model + suffix, seeds, m) for m in metrics}
         out["noises"][f"{sigma:g}"] = entry
+    if more_seeds(context, name, study):
+        sigma, extra = more_seeds(context, name, study)
+        runs = context.runs(noise_folder(sigma))
+        out["more_seeds"] = {"noise_std": sigma, "seeds": extra, **{
+            label: {m: runs.seed_means(task, model + TRAININGS[label][0], extra, m)
+                    for m in metrics[:2]} for label in MORE_SEEDS_TRAININGS}}
     return out
 
 
@@ -161,6 +183,13 @@ def spread(xs, spec=".3g"):
     return f"{np.mean(xs):{spec}} ({min(xs):{spec}} – {max(xs):{spec}})"
 
 
+def mean_error(xs, spec=".3f"):
+    """`mean ± standard error` of the values that are not None, with how many were kept."""
+    xs = [x for x in xs if x is not None]
+    error = np.std(xs, ddof=1) / np.sqrt(len(xs)) if len(xs) > 1 else float("nan")
+    return f"{np.mean(xs):{spec}} ± {error:{spec}} (n = {len(xs)})"
+
+
 def markdown(numbers):
     seeds = numbers["seeds"]
     lines = [f"# What trajectory training buys (seeds {', '.join(map(str, seeds))})", "",
@@ -183,6 +212,15 @@ def markdown(numbers):
                   f"approaches).", "",
                   markdown_table(["noise σ", "training", "divergence", "energy decay rate",
                                   "energy MSE", "state MSE", "least squares"], rows), ""]
+        more = noise.get("more_seeds")
+        if more:
+            rows = [[label, mean_error(more[label]["divergence"]),
+                     mean_error(more[label]["energy_decay_rate"])]
+                    for label in MORE_SEEDS_TRAININGS]
+            lines += [f"### At σ = {more['noise_std']:g} over seeds {more['seeds'][0]}–"
+                      f"{more['seeds'][-1]}", "", "Cells: mean ± standard error over the seeds.",
+                      "", markdown_table(["training", "divergence", "energy decay rate"], rows),
+                      ""]
     for name, real in numbers.get("real", {}).items():
         rows = []
         for label, entry in real["trainings"].items():

@@ -230,6 +230,12 @@ def test_trajectory_training_study(studied):
     assert joint["config"]["iso_method"] == "joint"
     assert noise["noises"]["0.1"]["rollout + ISO (joint)"]["divergence"] == [
         joint["divergence"]["mean"]]
+    more = noise["more_seeds"]                                     # --quick: seeds 0 and 1
+    second = RunsFolder(folder / "runs-noise0.1").metrics(TASKS["damped"], "dhnn+rollout+iso", 1)
+    assert more["noise_std"] == 0.1 and more["seeds"] == [0, 1]
+    assert more["rollout + ISO (alternating)"]["divergence"] == [iso["divergence"]["mean"],
+                                                                 second["divergence"]["mean"]]
+    assert len(more["derivative"]["energy_decay_rate"]) == 2
     assert set(numbers["real"]["lipson"]["trainings"]) == {
         "lipson derivative", "lipson_central derivative", "lipson rollout (raw)"}
     assert set(numbers["long"]) == {"spring", "pend", "2body"}
