@@ -1,12 +1,23 @@
-"""Benchmark of the pixel pendulum: generating the dataset, then one full training run.
+"""Benchmark of the pixel pendulum: generating the dataset, then one full training run; or, with
+`--matmul`, the training step under each `--matmul` of the pixel task, side by side.
 
     python benchmarks/bench_pixels.py [--baseline] [--total-steps N] [--skip-training]
+    python benchmarks/bench_pixels.py --matmul [--total-steps 300] [--rounds 3]
 
 Prints wall times (figures, not asserts). The dataset is generated afresh into a temporary
 cache; the training run then reads it from there and saves into a temporary folder. Torch's
 thread count and the load average are printed with the times: on a shared CPU they matter.
+
+`--matmul` trains both latent models from the same start on the same batches (the task's own
+`hnn.training.fit`, the paper's settings, the cached dataset of seed 0) for `--total-steps`
+steps under each matmul in turn, `--rounds` times, and prints the best ms per step of each, their
+ratio, and the largest relative difference between the two runs' training losses over the first
+20 steps and over all of them (training is chaotic: rounding differences grow along a run). Then,
+step by step along the first 20 steps of the torch run, each matmul's loss and gradients from the
+same parameters and batch against float64's: the largest relative errors of each.
 """
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -21,8 +32,13 @@ def main():
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--total-steps", type=int, default=None, help="default: train.py's")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--matmul", action="store_true",
+                        help="compare the training step under each --matmul, side by side")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the --matmul timing")
     args = parser.parse_args()
     task = find_tasks()["pixels"]
+    if args.matmul:
+        return compare_matmuls(task, args.total_steps or 300, args.rounds)
     defaults = task.defaults
     print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.2f}")
@@ -47,6 +63,82 @@ def main():
         for key in ("train_loss", "test_loss", "energy_mse"):
             print(f"  {key:<10} {metrics[key]['mean']:.4e} ± {metrics[key]['stderr']:.2e}")
         print(f"load average after {os.getloadavg()[0]:.2f}")
+
+
+def compare_matmuls(task, steps, rounds):
+    from hnn.autoencoder import MATMULS
+    from hnn.training import fit
+    torch.set_num_threads(1)                     # as train.py runs by default
+    print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    base = task.config(quiet=True, total_steps=steps)
+    train, _, test = task.training_data(task.dataset(base), base)
+    for model_name in ("hnn", "baseline"):
+        best, losses = {}, {}
+        for _ in range(rounds):
+            for matmul in MATMULS:
+                config = task.config(quiet=True, total_steps=steps, model=model_name,
+                                     matmul=matmul)
+                torch.manual_seed(config.seed)
+                model = task.build(config)
+                started = time.perf_counter()
+                curves = fit(model, task.loss, train, test, total_steps=steps,
+                             learn_rate=config.learn_rate, weight_decay=config.weight_decay,
+                             batch_size=config.batch_size, seed=config.seed, quiet=True)
+                ms = (time.perf_counter() - started) / (steps + 1) * 1e3
+                best[matmul] = min(ms, best.get(matmul, float("inf")))
+                losses[matmul] = torch.tensor(curves["train_loss"], dtype=torch.float64)
+        a, b = (losses[m] for m in MATMULS)
+        relative = (a - b).abs() / a.abs()
+        print(f"{model_name:>8}: " + ", ".join(f"{m} {best[m]:.2f} ms/step" for m in MATMULS)
+              + f"; {MATMULS[0]} / {MATMULS[1]} = {best[MATMULS[0]] / best[MATMULS[1]]:.2f}x; "
+              f"largest relative loss difference: first 20 steps {relative[:20].max():.1e}, "
+              f"all {steps + 1} steps {relative.max():.1e}")
+        stepwise_difference(task, task.config(quiet=True, model=model_name), train)
+    print(f"load average after {os.getloadavg()[0]:.2f}")
+
+
+def stepwise_difference(task, config, train, steps=20):
+    """Along `steps` steps of the torch run: from its parameters and batch, the loss and every
+    gradient under each matmul against float64 (torch's products in float64, the referee);
+    prints the largest relative error of each over the steps and parameters."""
+    import copy
+    from hnn.optim import Adam
+    from hnn.training import _sample
+    torch.manual_seed(config.seed)
+    reference = task.build(config)
+    other = task.build(dataclasses.replace(config, matmul="onednn"))
+    optimizer = Adam(list(reference.parameters()), lr=config.learn_rate,
+                     weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    worst = {"torch": [0.0, 0.0, ""], "onednn": [0.0, 0.0, ""]}
+    for _ in range(steps):
+        batch = _sample(train, config.batch_size, generator)
+        other.load_state_dict(reference.state_dict())
+        referee = copy.deepcopy(reference).double()
+        found = {}
+        for label, model, data in (
+                ("float64", referee, {k: v.double() for k, v in batch.items()}),
+                ("onednn", other, batch), ("torch", reference, batch)):
+            model.zero_grad()
+            loss = task.loss(model, data)
+            loss.backward()
+            found[label] = (loss.item(), {n: p.grad.double() for n, p in model.named_parameters()
+                                          if p.grad is not None})
+        exact_loss, exact = found["float64"]
+        for label in ("torch", "onednn"):
+            loss, grads = found[label]
+            errors = {n: ((grads[n] - g).norm() / g.norm()).item() for n, g in exact.items()
+                      if g.norm() > 0}
+            name = max(errors, key=errors.get)
+            entry = worst[label]
+            entry[0] = max(entry[0], abs(loss - exact_loss) / abs(exact_loss))
+            if errors[name] > entry[1]:
+                entry[1], entry[2] = errors[name], name
+        optimizer.step()
+    for label, (loss, gradient, name) in worst.items():
+        print(f"          {label:>6} against float64, each of the first {steps} steps from the "
+              f"torch run's state: loss {loss:.1e}, gradient {gradient:.1e} ({name})")
 
 
 if __name__ == "__main__":

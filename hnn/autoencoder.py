@@ -9,8 +9,10 @@ the decoder maps `z` back to `(batch, input_dim)`. Two autoencoders: the paper's
 """
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from . import onednn
 from .metrics import rollout
 from .mlp import get_nonlinearity
 from .models import HNN, build_model
@@ -49,6 +51,9 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
+MATMULS = ("torch", "onednn")
+
+
 class MLPAutoencoder(Autoencoder):
     """Four linear layers each way with residual connections, as in the paper.
 
@@ -56,11 +61,20 @@ class MLPAutoencoder(Autoencoder):
     Decoder mirrors it: h = act(L5 z); two residual layers; x_hat = L8 h (no output activation).
     Every weight matrix is orthogonally initialised. Shapes: `(batch, input_dim)` <->
     `(batch, latent_dim)`. With `kl_weight` > 0, L4 gives the posterior's mean and log variance.
+    `matmul`: "torch" (each layer's `F.linear`) or "onednn" (`hnn.onednn.linear`: the same
+    products by oneDNN, equal to float32 rounding).
     """
 
     def __init__(self, input_dim, hidden_dim=200, latent_dim=2, nonlinearity="relu",
-                 kl_weight=0.0):
+                 kl_weight=0.0, matmul="torch"):
         super().__init__()
+        if matmul not in MATMULS:
+            raise ValueError(f"matmul must be one of {', '.join(MATMULS)}, got {matmul!r}")
+        if matmul == "onednn" and not onednn.available():
+            raise ValueError("matmul 'onednn' needs a torch built with oneDNN "
+                             "(torch.backends.mkldnn.is_available() is False)")
+        self.matmul = matmul
+        self._linear = onednn.linear if matmul == "onednn" else F.linear
         self.input_dim, self.latent_dim = input_dim, latent_dim
         self.kl_weight = _check_kl_weight(kl_weight)
         outputs = 2 * latent_dim if kl_weight else latent_dim
@@ -76,10 +90,13 @@ class MLPAutoencoder(Autoencoder):
 
     def _run(self, layers, x):
         first, res1, res2, last = layers
-        h = self.activation(first(x))
-        h = h + self.activation(res1(h))
-        h = h + self.activation(res2(h))
-        return last(h)
+        h = self.activation(self._layer(first, x))
+        h = h + self.activation(self._layer(res1, h))
+        h = h + self.activation(self._layer(res2, h))
+        return self._layer(last, h)
+
+    def _layer(self, layer, x):
+        return self._linear(x, layer.weight, layer.bias)
 
     def _encoder_output(self, x):
         _check_width(x, self.input_dim, "encoder input")
@@ -197,13 +214,16 @@ class PixelModel(nn.Module):
 
 def build_pixel_model(input_dim, hidden_dim=200, latent_dim=2, baseline=False,
                       ae_nonlinearity="relu", nonlinearity="tanh", encoder="mlp", kl_weight=0.0,
-                      frames=2):
-    """The pixel model: an autoencoder (`encoder` "mlp", the paper's `MLPAutoencoder`, or "conv",
-    `ConvAutoencoder` over `frames` square frames; relu; variational with `kl_weight` > 0) and
-    the latent model `build_model(latent_dim, hidden_dim, nonlinearity, baseline)` (tanh)."""
+                      frames=2, matmul="torch"):
+    """The pixel model: an autoencoder (`encoder` "mlp", the paper's `MLPAutoencoder` with its
+    `matmul`, or "conv", `ConvAutoencoder` over `frames` square frames; relu; variational with
+    `kl_weight` > 0) and the latent model `build_model(latent_dim, hidden_dim, nonlinearity,
+    baseline)` (tanh)."""
+    if encoder != "mlp" and matmul != "torch":
+        raise ValueError(f"matmul {matmul!r} is an option of the mlp encoder, not of {encoder!r}")
     if encoder == "mlp":
         autoencoder = MLPAutoencoder(input_dim, hidden_dim, latent_dim, ae_nonlinearity,
-                                     kl_weight)
+                                     kl_weight, matmul)
     elif encoder == "conv":
         size = round((input_dim / frames) ** 0.5)
         if frames * size * size != input_dim:
