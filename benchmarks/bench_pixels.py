@@ -103,6 +103,7 @@ def stepwise_difference(task, config, train, steps=20):
     gradient under each matmul against float64 (torch's products in float64, the referee);
     prints the largest relative error of each over the steps and parameters."""
     import copy
+
     from hnn.optim import Adam
     from hnn.training import _sample
     torch.manual_seed(config.seed)
