@@ -67,8 +67,8 @@ def needs(context):
         sets += [RunSet(runs_of([name], models, seeds), noise_folder(sigma, folder),
                         (("noise_std", sigma), *overrides))
                  for sigma in noises(context) for (folder, overrides), models in folders.items()]
-        if more_seeds(context, name, study):
-            sigma, extra = more_seeds(context, name, study)
+        if extended := more_seeds(context, name, study):
+            sigma, extra = extended
             models = [study.models[0] + TRAININGS[label][0] for label in MORE_SEEDS_TRAININGS]
             sets.append(RunSet(runs_of([name], models, [s for s in extra if s not in seeds]),
                                noise_folder(sigma), (("noise_std", sigma),)))
@@ -97,12 +97,13 @@ def noise_part(context, name, study):
             runs = context.runs(noise_folder(sigma, folder))
             entry[label] = {m: runs.seed_means(task, model + suffix, seeds, m) for m in metrics}
         out["noises"][f"{sigma:g}"] = entry
-    if more_seeds(context, name, study):
-        sigma, extra = more_seeds(context, name, study)
+    if extended := more_seeds(context, name, study):
+        sigma, extra = extended
         runs = context.runs(noise_folder(sigma))
         out["more_seeds"] = {"noise_std": sigma, "seeds": extra, **{
             label: {m: runs.seed_means(task, model + TRAININGS[label][0], extra, m)
-                    for m in metrics[:2]} for label in MORE_SEEDS_TRAININGS}}
+                    for m in ("divergence", "energy_decay_rate")}
+            for label in MORE_SEEDS_TRAININGS}}
     return out
 
 
