@@ -132,7 +132,8 @@ def make_figures(task, runs, figures_dir, seed=0):
     runs = runs.load_models(task, seed, ("baseline", "hnn"))
     hnn, config = runs["hnn"][0], runs["hnn"][1]["config"]
     baseline = runs["baseline"][0]
-    eval_x, _ = pixels.evaluation_trajectory(config["render_size"])
+    eval_x, _ = pixels.evaluation_trajectory(config["render_size"],
+                                             rod_value=config["rod_value"])
     t = pixels.evaluation_grid(len(eval_x))
     substeps = config["eval_substeps"]
     hnn_latents, hnn_decoded = pixel_rollout(hnn, eval_x[:1], t, substeps)
@@ -152,7 +153,8 @@ def make_figures(task, runs, figures_dir, seed=0):
     paths.append(write_gif(figure("add-energy", "gif"), add_energy_frames(pushed_decoded, energy),
                            FRAME_MS))
     dataset = pixels.get_dataset(config["seed"], config["trials"], config["timesteps"],
-                                 config["render_size"], quiet=True)
+                                 config["render_size"], quiet=True,
+                                 rod_value=config["rod_value"])
     paths.append(plot_latent_phase_space(figure("latent", "png"), hnn,
                                          encode_numpy(hnn, dataset["test_x"]), hnn_latents[0]))
     return paths

@@ -36,6 +36,7 @@ RENDER_SIZE = 500                       # gymnasium's default screen_dim
 RENDER_BOUND = 2.2
 CROP = {"left": -0.75, "right": 0.75, "top": -0.25, "bottom": 1.25}
 ROD_INK = 204 - 77                      # red minus green of the rod's colour
+ORIGINAL_ROD_VALUE = 0.5                # the original's rod in its frames: 127/255
 
 # The fresh trajectory used for the energy MSE and the figures (the original notebook's).
 EVAL_SEED = 1
@@ -53,10 +54,10 @@ def preprocess(frame, rod_value=1.0):
     """A rendered RGB frame `(S, S, 3)` uint8, any S, -> a `(28, 28)` float32 frame in [0, 1].
 
     Desaturates to one channel, red minus green (which keeps the red rod and drops the white
-    background and the black axle) scaled so that the rod is `rod_value` (1 here; the original's
-    frames held the rod's red minus green over 255, 127/255 ~ 0.5); crops the region `CROP` around
-    the pivot, located relative to the image size; and resizes to 28x28 by area averaging
-    (Pillow's box filter), so the result does not depend on the render resolution.
+    background and the black axle) scaled so that the rod is `rod_value` (the pixel task's
+    default is the original's, `ORIGINAL_ROD_VALUE`: its red minus green over 255); crops the
+    region `CROP` around the pivot, located relative to the image size; and resizes to 28x28 by
+    area averaging (Pillow's box filter), so the result does not depend on the render resolution.
     """
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] != frame.shape[1]:

@@ -13,13 +13,15 @@ The study scores every seed's pixel runs (trained if needed) with ours, then eac
 original's choices.
 
 One choice of the frames is tested by retraining: the original's frames held the rod's red minus
-green over 255 (127/255, about 0.5), ours scale it to 1. The variant task `pixels_contrast`
-trains the HNN and the baseline on frames with the rod at 0.5, for the first `CONTRAST_SEEDS`
-seeds only (about 25 minutes a seed on one core), in the study's folder `runs-contrast`, and the
-second table shows its losses and energy MSE beside ours for the same seeds.
+green over 255 (127/255, about 0.5), as the task's do now (`--rod-value 0.5`); before that, ours
+scaled it to 1. The variant task `pixels_rod1` trains the HNN and the baseline on frames with the
+rod at 1, for the first `CONTRAST_SEEDS` seeds only (about 25 minutes a seed on one core), in the
+study's folder `runs-contrast`, and the second table shows their losses and energy MSE beside
+the task's for the same seeds.
 
 It writes the tables and the numbers to `{out}/studies/pixel-factors/pixel-factors.{md,json}`.
 """
+import dataclasses
 import os
 
 import numpy as np
@@ -31,10 +33,9 @@ from hnn.studies import runs_of
 
 from . import data, losses, task
 
-ORIGINAL_ROD_VALUE = 0.5
 CONTRAST_SEEDS = 2
-CONTRAST = task.PixelTask("pixels_contrast", "Pixel pendulum, rod at half contrast", task.DEFAULTS,
-                          rod_value=ORIGINAL_ROD_VALUE, quick=task.QUICK)
+CONTRAST = task.PixelTask("pixels_rod1", "Pixel pendulum, rod at 1",
+                          dataclasses.replace(task.DEFAULTS, rod_value=1.0), quick=task.QUICK)
 PAIR = ("hnn", "baseline")
 PROTOCOLS = {"ours": "ours: each model's own encoder, first-frame labels",
              "original_map": "rollouts re-encoded by the HNN's encoder",
@@ -53,12 +54,13 @@ def energy_mse(model, reencoder, config, dataset, evaluation):
 
 def measure(pixels, runs, seeds):
     """{seed: {protocol: {model: mse}}} for the pixel runs of `seeds` in `runs` (see PROTOCOLS)."""
-    evaluations = {}                    # (render size, label offset) -> the rendered trajectory
+    evaluations = {}            # (render size, label offset, rod) -> the rendered trajectory
 
-    def evaluation(render_size, offset):
-        if (render_size, offset) not in evaluations:
-            evaluations[render_size, offset] = data.evaluation_trajectory(render_size, offset)
-        return evaluations[render_size, offset]
+    def evaluation(render_size, offset, rod_value):
+        key = render_size, offset, rod_value
+        if key not in evaluations:
+            evaluations[key] = data.evaluation_trajectory(*key)
+        return evaluations[key]
 
     table = {}
     for seed in seeds:
@@ -66,8 +68,10 @@ def measure(pixels, runs, seeds):
         config = ckpt["config"]
         ours, original = ({"dataset": data.get_dataset(config["seed"], config["trials"],
                                                        config["timesteps"], config["render_size"],
-                                                       quiet=True, label_offset=offset),
-                           "evaluation": evaluation(config["render_size"], offset)}
+                                                       quiet=True, label_offset=offset,
+                                                       rod_value=config["rod_value"]),
+                           "evaluation": evaluation(config["render_size"], offset,
+                                                    config["rod_value"])}
                           for offset in (0, 2))
         mse = {"hnn": energy_mse(hnn, hnn, config, **ours),
                "baseline": energy_mse(base, base, config, **ours)}
@@ -92,13 +96,14 @@ def markdown(table):
     return markdown_table(["seed", "protocol", "baseline", "HNN", "baseline / HNN"], rows)
 
 
-def contrast_rows(pixels, half, ours, seeds):
-    """Rows of {seed, model, metric: (half contrast, ours)} for the losses and the energy MSE of
-    the runs of `seeds` in the RunsFolders `half` (the variant's) and `ours`."""
+def contrast_rows(pixels, ours, rod1, seeds):
+    """Rows of {seed, model, metric: (the task's, rod at 1)} for the losses and the energy MSE of
+    the runs of `seeds` in the RunsFolders `ours` (the task's, rod at 0.5) and `rod1` (the
+    variant's)."""
     rows = []
     for seed in seeds:
         for model in PAIR:
-            a, b = half.metrics(CONTRAST, model, seed), ours.metrics(pixels, model, seed)
+            a, b = ours.metrics(pixels, model, seed), rod1.metrics(CONTRAST, model, seed)
             rows.append({"seed": seed, "model": model,
                          **{m: (a[m]["mean"], b[m]["mean"])
                             for m in ("train_loss", "test_loss", "energy_mse")}})
@@ -114,8 +119,8 @@ def contrast_markdown(rows):
         ratios = [energy["baseline"][k] / energy["hnn"][k] for k in (0, 1)]
         cells.append([seed, "baseline / HNN energy", "", "",
                       f"{ratios[0]:.0f}x / {ratios[1]:.0f}x"])
-    return markdown_table(["seed", "model", "train loss: rod 0.5 / ours",
-                           "test loss: rod 0.5 / ours", "energy MSE: rod 0.5 / ours"], cells)
+    return markdown_table(["seed", "model", "train loss: rod 0.5 / rod 1",
+                           "test loss: rod 0.5 / rod 1", "energy MSE: rod 0.5 / rod 1"], cells)
 
 
 def needs(context):
@@ -128,9 +133,10 @@ def write(context):
     table = measure(pixels, ours, context.seeds)
     text = markdown(table)
     numbers = {str(k): v for k, v in table.items()}
-    rows = contrast_rows(pixels, context.runs("runs-contrast"), ours,
+    rows = contrast_rows(pixels, ours, context.runs("runs-contrast"),
                          context.seeds[:CONTRAST_SEEDS])
-    text += "\n\nFrames with the rod at 0.5, as the original's, against ours (rod at 1):\n\n"
+    text += ("\n\nThe task's frames, the rod at 0.5 as in the original's, against the rod at 1 "
+             "(the task's frames before):\n\n")
     text += contrast_markdown(rows)
     numbers["contrast"] = rows
     paths = [os.path.join(context.folder, f"pixel-factors.{ext}") for ext in ("json", "md")]

@@ -37,6 +37,10 @@ class PixelConfig(TrainConfig):
     timesteps: int = arg(103, "frames per trial (3 go to the pair offsets)")
     render_size: int = arg(data.RENDER_SIZE,
                            "gymnasium's render resolution in pixels, before the crop")
+    rod_value: float = arg(data.ORIGINAL_ROD_VALUE,
+                           "the rod's value in the frames: 0.5, the original's (its red minus "
+                           "green over 255, 127/255); 1, full ink (this task's frames before "
+                           "0.5 became the default)")
     encoder: str = arg("mlp", "the autoencoder: mlp (the paper's) or conv (two stride-2 "
                               "convolutions each way, hnn.autoencoder.ConvAutoencoder)",
                        stored_if_default=False)
@@ -56,6 +60,7 @@ class PixelConfig(TrainConfig):
             ("trials", self.trials >= 5, "at least 5 (the first 20% of the trials test)"),
             ("timesteps", self.timesteps >= 4, "at least 4 frames"),
             ("render_size", self.render_size >= 50, "at least 50 pixels"),
+            ("rod_value", 0 < self.rod_value <= 1, "in (0, 1]"),
             ("encoder", self.encoder in ENCODERS, f"one of {', '.join(ENCODERS)}"),
             ("beta", self.beta >= 0 and math.isfinite(self.beta),
              "a finite number >= 0 (0: a plain autoencoder)"),
@@ -78,10 +83,11 @@ PAPER = {
 NOTES = [
     Note("Pixel pendulum: gymnasium's Pendulum-v1 replaces gym's Pendulum-v0; the crop is a fixed "
          "region around the pivot relative to the image size (the original's pixel indices fitted "
-         "one screen), desaturated as red minus green scaled so that the rod is 1 (the original's "
-         "frames held it at 127/255; the study `pixel-factors` trains that variant) and resized by "
-         "area averaging (the original: scipy's bilinear imresize). The latent rollout takes one "
-         "frame per step. The latent-to-(q, p) map is fitted by least squares on each model's own "
+         "one screen), desaturated as red minus green scaled so that the rod is 0.5, as in the "
+         "original's frames (127/255; the study `pixel-factors` trains the variant with the rod at "
+         "1, this task's frames before 0.5 became the default) and resized by area averaging "
+         "(the original: scipy's bilinear imresize). The latent rollout takes one frame per step. "
+         "The latent-to-(q, p) map is fitted by least squares on each model's own "
          "encoder (training data), and each model's decoded rollout is encoded again by that "
          "model's encoder before the map. The original fitted each model's map by Adam on that "
          "model's own encoder too, but re-encoded both models' rollouts with the HNN's encoder, so "
@@ -111,7 +117,7 @@ NOTES = [
 
 
 class PixelTask(Task):
-    """The pixel task; `rod_value` is the rod's value in the frames (see `data.preprocess`)."""
+    """The pixel task: frame pairs in, an autoencoder with a latent model out."""
 
     def trajectories(self, dataset, config):
         raise NotImplementedError("the pixel task observes frames, not states; its rollout loss "
@@ -135,13 +141,9 @@ class PixelTask(Task):
                                  config.train_substeps)
         return loss, ({"start": loss.starts()}, None, test), ()
 
-    def __init__(self, *args, rod_value=1.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.rod_value = rod_value
-
     def dataset(self, config):
         return data.get_dataset(config.seed, config.trials, config.timesteps, config.render_size,
-                                quiet=config.quiet, rod_value=self.rod_value)
+                                quiet=config.quiet, rod_value=config.rod_value)
 
     def build(self, config):
         return build_pixel_model(data.PAIR_DIM, config.hidden_dim, config.latent_dim,
@@ -161,7 +163,7 @@ class PixelTask(Task):
 
     def evaluate(self, model, dataset, config):
         eval_x, eval_coords = data.evaluation_trajectory(config.render_size,
-                                                         rod_value=self.rod_value)
+                                                         rod_value=config.rod_value)
         errors = latent_rollout_errors(model, data.hamiltonian, dataset["x"], dataset["coords"],
                                        eval_x, data.evaluation_grid(len(eval_x)), eval_coords,
                                        substeps=config.eval_substeps,

@@ -105,6 +105,7 @@ def test_a_checkpoint_of_another_task_does_not_load(tmp_path):
     ("lipson", "train_fraction", 1.0, r"--train-fraction must be in \(0, 1\)"),
     ("spring", "samples", 1, "--samples must be at least 2"),
     ("pixels", "latent_dim", 3, "--latent-dim must be even and at least 2"),
+    ("pixels", "rod_value", 1.5, r"--rod-value must be in \(0, 1\]"),
 ])
 def test_task_settings_out_of_range_are_rejected_by_name(task, flag, value, message):
     with pytest.raises(ConfigError, match=message):

@@ -84,6 +84,16 @@ def test_preprocess_rod_value_scales_the_frame():
     np.testing.assert_array_equal(data.preprocess(image, rod_value=1.0), full)
 
 
+def test_task_frames_hold_the_rod_at_the_originals_value_by_default():
+    config = TASK.config(quick=True, quiet=True)
+    assert config.rod_value == data.ORIGINAL_ROD_VALUE == 0.5
+    assert TASK.stored_config(config)["rod_value"] == 0.5        # part of every run's identity
+    half = TASK.dataset(config)["x"]
+    full = TASK.dataset(TASK.config(quick=True, quiet=True, rod_value=1.0))["x"]
+    assert 0.45 < half.max() <= 0.5 and full.max() > 0.95
+    np.testing.assert_allclose(half, full * np.float32(0.5), atol=1e-6)
+
+
 def test_preprocess_rejects_non_square_rgb():
     with pytest.raises(ValueError, match=r"square RGB image \(S, S, 3\)"):
         data.preprocess(np.zeros((500, 400, 3), dtype=np.uint8))

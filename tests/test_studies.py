@@ -2,7 +2,6 @@
 the runs it needs, writes its files under `studies/NAME/`, and is redone only when its inputs
 change."""
 import copy
-import os
 import subprocess
 import sys
 
@@ -108,10 +107,11 @@ def test_pixel_factors_study(studied):
         assert numbers["0"]["ours"][model] == pytest.approx(
             saved.metrics(TASKS["pixels"], model, 0)["energy_mse"]["mean"], rel=1e-6)
     (hnn,) = [row for row in numbers["contrast"] if row["model"] == "hnn"]
-    half, ours = hnn["train_loss"]
-    assert ours == saved.metrics(TASKS["pixels"], "hnn", 0)["train_loss"]["mean"] and half != ours
-    assert os.path.exists(out / "studies" / "pixel-factors" / "runs-contrast" /
-                          "pixels_contrast-hnn-seed0.pt")
+    ours, rod1 = hnn["train_loss"]
+    assert ours == saved.metrics(TASKS["pixels"], "hnn", 0)["train_loss"]["mean"] and rod1 != ours
+    variant = RunsFolder(out / "studies" / "pixel-factors" / "runs-contrast")
+    (rod1_task,) = find_studies()["pixel-factors"].tasks
+    assert variant.metrics(rod1_task, "hnn", 0)["config"]["rod_value"] == 1.0
 
 
 @pytest.mark.slow
