@@ -1,5 +1,5 @@
 """Benchmark of the pixel pendulum: generating the dataset, then one full training run; or, with
-`--matmul`, the training step under each `--matmul` of the pixel task, side by side.
+`--matmul`, the training step as it was (`today`) and under each `--matmul` now, side by side.
 
     python benchmarks/bench_pixels.py [--baseline] [--total-steps N] [--skip-training]
     python benchmarks/bench_pixels.py --matmul [--total-steps 300] [--rounds 3]
@@ -10,15 +10,19 @@ thread count and the load average are printed with the times: on a shared CPU th
 
 `--matmul` trains both latent models from the same start on the same batches (the task's own
 `hnn.training.fit`, the paper's settings, the cached dataset of seed 0) for `--total-steps`
-steps under each matmul in turn, `--rounds` times, and prints the best ms per step of each, their
-ratio, and the largest relative difference between the two runs' training losses over the first
-20 steps and over all of them (training is chaotic: rounding differences grow along a run). Then,
+steps in turn as `today` (`todays_step`: the code when the speed issue was filed), `torch` (the
+default now) and `onednn`, `--rounds` times, and prints the best ms per step of each, the ratios
+to today's, whether torch's losses are today's bit for bit, and the largest relative difference
+between onednn's training losses and today's over the first 20 steps and over all of them
+(training is chaotic: rounding differences grow along a run). Then,
 step by step along the first 20 steps of the torch run, each matmul's loss and gradients from the
 same parameters and batch against float64's: the largest relative errors of each.
 """
 import argparse
+import contextlib
 import dataclasses
 import os
+import sys
 import tempfile
 import time
 
@@ -65,8 +69,34 @@ def main():
         print(f"load average after {os.getloadavg()[0]:.2f}")
 
 
+@contextlib.contextmanager
+def todays_step(task):
+    """The pixel step as it was when the speed issue was filed: autograd's backward of the
+    reconstruction term (not `losses.reconstruction_error`'s one pass) and the minibatch by
+    advanced indexing (not `index_select`). Both give the same numbers bit for bit, only slower."""
+    import hnn.training
+    losses = sys.modules[type(task).__module__.rsplit(".", 1)[0] + ".losses"]
+    fused, sample = losses.reconstruction_error, hnn.training._sample
+
+    def autograd_error(x, reconstruction):
+        return ((x - reconstruction) ** 2).mean(dim=1)
+
+    def indexed_sample(data, batch_size, generator):
+        first = next(iter(data.values()))
+        idx = torch.randperm(len(first), generator=generator)[:batch_size]
+        return {k: v[idx] for k, v in data.items()}
+
+    losses.reconstruction_error, hnn.training._sample = autograd_error, indexed_sample
+    try:
+        yield
+    finally:
+        losses.reconstruction_error, hnn.training._sample = fused, sample
+
+
+STEPS = {"today": ("torch", True), "torch": ("torch", False), "onednn": ("onednn", False)}
+
+
 def compare_matmuls(task, steps, rounds):
-    from hnn.autoencoder import MATMULS
     from hnn.training import fit
     torch.set_num_threads(1)                     # as train.py runs by default
     print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
@@ -76,24 +106,27 @@ def compare_matmuls(task, steps, rounds):
     for model_name in ("hnn", "baseline"):
         best, losses = {}, {}
         for _ in range(rounds):
-            for matmul in MATMULS:
+            for label, (matmul, today) in STEPS.items():
                 config = task.config(quiet=True, total_steps=steps, model=model_name,
                                      matmul=matmul)
                 torch.manual_seed(config.seed)
                 model = task.build(config)
-                started = time.perf_counter()
-                curves = fit(model, task.loss, train, test, total_steps=steps,
-                             learn_rate=config.learn_rate, weight_decay=config.weight_decay,
-                             batch_size=config.batch_size, seed=config.seed, quiet=True)
-                ms = (time.perf_counter() - started) / (steps + 1) * 1e3
-                best[matmul] = min(ms, best.get(matmul, float("inf")))
-                losses[matmul] = torch.tensor(curves["train_loss"], dtype=torch.float64)
-        a, b = (losses[m] for m in MATMULS)
-        relative = (a - b).abs() / a.abs()
-        print(f"{model_name:>8}: " + ", ".join(f"{m} {best[m]:.2f} ms/step" for m in MATMULS)
-              + f"; {MATMULS[0]} / {MATMULS[1]} = {best[MATMULS[0]] / best[MATMULS[1]]:.2f}x; "
-              f"largest relative loss difference: first 20 steps {relative[:20].max():.1e}, "
-              f"all {steps + 1} steps {relative.max():.1e}")
+                with todays_step(task) if today else contextlib.nullcontext():
+                    started = time.perf_counter()
+                    curves = fit(model, task.loss, train, test, total_steps=steps,
+                                 learn_rate=config.learn_rate, weight_decay=config.weight_decay,
+                                 batch_size=config.batch_size, seed=config.seed, quiet=True)
+                    ms = (time.perf_counter() - started) / (steps + 1) * 1e3
+                best[label] = min(ms, best.get(label, float("inf")))
+                losses[label] = torch.tensor(curves["train_loss"], dtype=torch.float64)
+        print(f"{model_name:>8}: " + ", ".join(f"{k} {v:.2f} ms/step" for k, v in best.items())
+              + "; against today: " + ", ".join(f"{k} {best['today'] / best[k]:.2f}x"
+                                                for k in STEPS if k != "today"))
+        same = torch.equal(losses["today"], losses["torch"])
+        relative = (losses["today"] - losses["onednn"]).abs() / losses["today"].abs()
+        print(f"          training losses: torch {'bit-identical to' if same else 'DIFFER from'} "
+              f"today's over {steps + 1} steps; onednn's largest relative difference from "
+              f"today's: first 20 steps {relative[:20].max():.1e}, all {relative.max():.1e}")
         stepwise_difference(task, task.config(quiet=True, model=model_name), train)
     print(f"load average after {os.getloadavg()[0]:.2f}")
 

@@ -164,6 +164,20 @@ def test_loss_terms_follow_the_authors_code():
     assert terms["total"] == pytest.approx(terms["ae"] + terms["cc"] + 0.1 * terms["latent"])
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e-30])
+def test_reconstruction_error_is_autograds_bit_for_bit(scale):
+    torch.manual_seed(0)
+    x, y, grad = torch.rand(200, 1568), torch.randn(200, 1568), torch.randn(200) * scale
+    reference, fused = y.clone().requires_grad_(), y.clone().requires_grad_()
+    expected = ((x - reference) ** 2).mean(dim=1)
+    expected.backward(grad)
+    found = losses.reconstruction_error(x, fused)
+    found.backward(grad)
+    assert torch.equal(found, expected) and torch.equal(fused.grad, reference.grad)
+    with pytest.raises(NotImplementedError, match="not the data"):
+        losses.reconstruction_error(x.requires_grad_(), y).sum().backward()
+
+
 def test_loss_summary_is_mean_and_stderr_of_per_example_totals():
     model = PixelModel(SliceAutoencoder(4), LinearField([[0.0, 1.0], [-1.0, 0.0]]))
     # the example above (total 1.335 + 0.01 + 0.1 * 0.01 = 1.346) and an all-zero one (total 0)
