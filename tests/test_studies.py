@@ -10,6 +10,7 @@ import pytest
 
 from hnn import reversal
 from hnn.checkpoint import read_json
+from hnn.config import PROFILES
 from hnn.experiments import find_studies, find_tasks
 from hnn.runs import RunsFolder
 from hnn.studies import Study
@@ -35,7 +36,7 @@ def studied(tmp_path_factory, repo):
 def test_the_studies_are_found_and_time_reversal_is_a_default():
     assert set(STUDIES) == {"time-reversal", "which-prior", "end-of-training",
                             "sample-efficiency", "friction-identifiability", "pixel-factors",
-                            "trajectory-training"}
+                            "trajectory-training", "pixel-coordinates"}
     assert [name for name, study in STUDIES.items() if study.default] == ["time-reversal"]
     with pytest.raises(ValueError, match="lowercase letters, digits and single hyphens"):
         Study("Bad_Name", "", needs=list, write=list)
@@ -111,6 +112,28 @@ def test_pixel_factors_study(studied):
     assert ours == saved.metrics(TASKS["pixels"], "hnn", 0)["train_loss"]["mean"] and rod1 != ours
     variant = RunsFolder(out / "studies" / "pixel-factors" / "runs-contrast")
     assert variant.metrics(TASKS["pixels"], "hnn", 0)["config"]["rod_value"] == 1.0
+
+
+@pytest.mark.slow
+def test_pixel_coordinates_study_reads_each_variants_runs(studied):
+    out = studied[0]
+    folder = out / "studies" / "pixel-coordinates"
+    numbers = read_json(folder / "pixel-coordinates.json")
+    pixels = TASKS["pixels"]
+    assert set(numbers["variants"]) == {"mlp, Euler", "conv, Euler", "mlp, rollout"}
+    mlp, conv = RunsFolder(folder / "runs-mlp"), RunsFolder(folder / "runs-conv")
+    assert numbers["variants"]["mlp, Euler"]["hnn"]["energy_mse"] == [
+        mlp.metrics(pixels, "hnn", 0)["energy_mse"]["mean"]]
+    assert mlp.metrics(pixels, "hnn", 0)["config"]["ema_decay"] == PROFILES["robust"]["ema_decay"]
+    assert numbers["variants"]["conv, Euler"]["baseline"]["vpt"] == [
+        conv.metrics(pixels, "baseline", 0)["vpt"]]
+    assert conv.metrics(pixels, "hnn", 0)["config"]["encoder"] == "conv"
+    rollout = RunsFolder(folder / "runs-rollout")
+    for model, integrator in (("hnn", "midpoint"), ("baseline", "rk4")):
+        config = rollout.metrics(pixels, model + "+rollout", 0)["config"]
+        assert (config["loss"], config["horizon"], config.get("train_integrator", "rk4")) == (
+            "rollout", 3, integrator)
+    assert numbers["best"] in numbers["variants"] and (folder / "pixel-coordinates.png").exists()
 
 
 @pytest.mark.slow
