@@ -43,6 +43,7 @@ VARIANTS = {
         "baseline": ("baseline+rollout", (("horizon", HORIZON), ("train_integrator", "rk4"))),
         "hnn": ("hnn+rollout", (("horizon", HORIZON), ("train_integrator", "midpoint")))}),
 }
+LONGEST_FIRST = ("conv, Euler", "mlp, rollout", "mlp, Euler")      # the runs' order in the pool
 
 
 def grid_seeds(context):
@@ -52,7 +53,7 @@ def grid_seeds(context):
 def needs(context):
     return [RunSet(runs_of(["pixels"], [run_model], grid_seeds(context)), folder,
                    PROFILE + overrides)
-            for folder, models in VARIANTS.values()
+            for folder, models in map(VARIANTS.get, LONGEST_FIRST)
             for run_model, overrides in models.values()]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .checkpoint import write_text
 from .runs import RunsFolder
-from .sweep import Options, Run, run_all
+from .sweep import Options, Run, run_jobs
 
 SHARED = "runs"
 
@@ -125,20 +125,20 @@ def run_study(context, executor, force=False, quiet=False):
     with `executor` (`hnn.sweep.make_executor`), then write the study unless its inputs (the
     runs' metrics files, the seeds and the profile) are those it was last written from.
     Returns the paths it wrote (or that were up to date)."""
-    sets = context.study.needs(context)
-    inputs = []
-    for run_set in sets:
+    jobs, inputs = {}, []
+    for run_set in context.study.needs(context):
         folder, options = context.runs_dir(run_set.folder), context.options(run_set.overrides)
         todo = [run for run in run_set.runs if force or not context.tasks[run.task].is_up_to_date(
             options.config(context.tasks[run.task], run, folder))]
-        if todo:
-            if not quiet:
-                print(f"study {context.study.name}: training {len(todo)} of {len(run_set.runs)} "
-                      f"runs into {folder}")
-            run_all(todo, folder, options, executor, quiet=quiet)
+        if todo and not quiet:
+            print(f"study {context.study.name}: training {len(todo)} of {len(run_set.runs)} "
+                  f"runs into {folder}")
+        jobs.update({(run, folder, options): None for run in todo})
         task_of = {run.task: context.tasks[run.task] for run in run_set.runs}
         inputs += [RunsFolder(folder).paths(task_of[run.task], run.model, run.seed).metrics
                    for run in run_set.runs]
+    if jobs:                                  # every set's runs in one pool, in the sets' order
+        run_jobs(list(jobs), executor, quiet=quiet)
     key = (f"seeds {' '.join(map(str, context.seeds))}; quick {context.quick}; "
            f"tasks {' '.join(context.selected)}; runs {fingerprint(inputs)}")
     os.makedirs(context.folder, exist_ok=True)

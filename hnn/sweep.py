@@ -222,24 +222,32 @@ def default_jobs(threads):
 
 
 def run_all(runs, save_dir, options, executor, quiet=False):
-    """Train every run in `runs` and store its files in `save_dir`. A parallel executor first
-    makes the data of every distinct (task, seed), so that no two workers make the same data. A
-    progress bar counts runs done out of the total, with the elapsed time and an estimate of the
-    time left. The runs start in the order given (put the longest first). The first failure
-    raises, naming the run."""
+    """Train every run in `runs` and store its files in `save_dir` (`run_jobs` with one folder
+    and one `options`)."""
+    run_jobs([(run, save_dir, options) for run in runs], executor, quiet)
+
+
+def run_jobs(jobs, executor, quiet=False):
+    """Train every `(run, save_dir, options)` of `jobs` and store its files in its `save_dir`,
+    all of them in one pool, so that runs of different folders or settings fill the workers
+    together. A parallel executor first makes the data of every distinct (task, seed, options),
+    so that no two workers make the same data. A progress bar counts runs done out of the
+    total, with the elapsed time and an estimate of the time left. The runs start in the order
+    given (put the longest first). The first failure raises, naming the run."""
     first_of = {}
-    for run in runs:
-        first_of.setdefault((run.task, run.seed), run)
-    phases = [(train_files, list(runs), "runs")]
+    for run, _, options in jobs:
+        first_of.setdefault((run.task, run.seed, options), (run, None, options))
+    phases = [(train_files, list(jobs), "runs")]
     if executor.parallel:
         phases.insert(0, (make_data, list(first_of.values()), "data"))
     for fn, todo, label in phases:
         if not todo:
             continue
-        futures = {executor.submit(fn, run, options): run for run in todo}
+        futures = {executor.submit(fn, run, options): (run, save_dir)
+                   for run, save_dir, options in todo}
         bar = tqdm(total=len(todo), desc=label, unit="run", disable=quiet, smoothing=0)
         for future in executor.as_completed(list(futures)):
-            run = futures[future]
+            run, save_dir = futures[future]
             try:
                 result = future.result()
             except Exception as err:
