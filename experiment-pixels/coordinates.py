@@ -58,20 +58,17 @@ def needs(context):
 
 
 def measure(context):
-    """{variant: {model: {metric: [per seed]}}}."""
-    pixels = context.tasks["pixels"]
-    table = {}
+    """{variant: {model: {metric: [per seed]}}}, each run's metrics file read once."""
+    pixels, table = context.tasks["pixels"], {}
+
+    def number(value):                              # a {mean, stderr} summary or a float
+        return value["mean"] if isinstance(value, dict) else value
+
     for variant, (folder, models) in VARIANTS.items():
-        runs = context.runs(folder)
-        table[variant] = {
-            model: {metric: [runs.metrics(pixels, run_model, seed)[metric]
-                             for seed in grid_seeds(context)] for metric in METRICS}
-            for model, (run_model, _) in models.items()}
-    for models in table.values():
-        for values in models.values():
-            for metric in METRICS:
-                values[metric] = [v["mean"] if isinstance(v, dict) else v
-                                  for v in values[metric]]
+        runs, table[variant] = context.runs(folder), {}
+        for model, (run_model, _) in models.items():
+            saved = [runs.metrics(pixels, run_model, seed) for seed in grid_seeds(context)]
+            table[variant][model] = {m: [number(s[m]) for s in saved] for m in METRICS}
     return table
 
 
