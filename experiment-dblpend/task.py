@@ -8,7 +8,7 @@ M(q) = [[2, cos(q1 - q2)], [cos(q1 - q2), 1]] and V = -2g cos q1 - g cos q2. The
 import numpy as np
 import torch
 
-from hnn import HamiltonianConfig, HamiltonianTask, TimeReversal
+from hnn import HamiltonianConfig, HamiltonianTask, SampleSizes, TimeReversal
 
 G = 9.8
 LONG_HORIZON = 30.0         # the long-horizon energy error's end time
@@ -75,4 +75,5 @@ TASKS = [DoublePendulumTask(
     quick=dict(total_steps=20, samples=10, eval_substeps=1),
     state_dim=4, hamiltonian=hamiltonian, starts=starts, t_span=(0.0, 3.0), points_per_unit=20,
     eval_t_end=5.0, mass_matrix=mass_matrix, plot_limit=3.0, order=12,
-    models=("baseline", "hnn", "node2", "lnn"), time_reversal=TimeReversal(starts=2))]
+    models=("baseline", "hnn", "node2", "lnn"), time_reversal=TimeReversal(starts=2),
+    sample_sizes=SampleSizes((5, 10, 25, 50, 100), (("samples", 200),), paper=25))]

@@ -218,7 +218,7 @@ def test_sample_efficiency_study(studied):
     folder = out / "studies" / "sample-efficiency"
     numbers = read_json(folder / "sample-efficiency.json")["tasks"]
     assert set(numbers) == {n for n, t in TASKS.items() if t.sample_sizes} == {
-        "spring", "pend", "2body"}
+        "spring", "pend", "2body", "dblpend"}
     assert all(set(entry["models"]) == {"baseline", "hnn", "node2"} for entry in numbers.values())
     spring = TASKS["spring"]
     assert numbers["spring"]["sizes"] == [5, 25]                   # --quick: smallest, paper
