@@ -10,13 +10,17 @@ steps. One note measures what changes when the steps scale with the size instead
 task, total_steps x n / paper size, for the sizes that differ from the paper's up to 4x it,
 baseline and HNN, first two seeds.
 
-    python reproduce.py --study sample-efficiency --seeds 0 1 2 3 4 [--jobs 2]
+Each task's section is measured from its own runs: `--tasks` measures the tasks it names and
+keeps the other sections of the study's JSON (same seeds and profile), so a task is added or
+updated without retraining the rest.
+
+    python reproduce.py --study sample-efficiency --seeds 0 1 2 3 4 [--tasks dblpend] [--jobs 2]
 """
 import os
 
 import numpy as np
 
-from .checkpoint import write_json, write_text
+from .checkpoint import read_json, write_json, write_text
 from .config import PROFILES
 from .report import MODEL_LABELS, markdown_table
 from .studies import RunSet, Study, finite_mean, offered
@@ -30,6 +34,12 @@ SCALED_UP_TO = 4          # and the sizes up to 4x the paper's (steps up to 4x t
 
 def studied(context):
     return [name for name in context.selected if context.tasks[name].sample_sizes]
+
+
+def scaled_task(context):
+    """The task of the steps-scaled note: the first task that declares sizes, if selected."""
+    first = [name for name, task in context.tasks.items() if task.sample_sizes][:1]
+    return [name for name in first if name in context.selected]
 
 
 def sizes(task, context):
@@ -67,8 +77,7 @@ def needs(context):
                      for seed in context.seeds)
         sets += [RunSet(runs, folder_of(name, n), overrides(task, n, context))
                  for n in sizes(task, context)]
-    first = studied(context)[:1]
-    for name in first:
+    for name in scaled_task(context):
         task = context.tasks[name]
         runs = tuple(Run(name, model, seed) for model in SCALED_MODELS
                      for seed in context.seeds[:SCALED_SEEDS])
@@ -79,7 +88,7 @@ def needs(context):
 
 def analyse(context):
     out = {"seeds": list(context.seeds), "profile": PROFILES["robust"], "tasks": {}}
-    for index, name in enumerate(studied(context)):
+    for name in studied(context):
         task, settings = context.tasks[name], context.tasks[name].sample_sizes
         entry = {"title": task.title, "sizes": sizes(task, context), "paper": settings.paper,
                  "total_steps": task.config(quick=context.quick).total_steps, "models": {}}
@@ -96,7 +105,7 @@ def analyse(context):
             hit = [n for n, v in hnn if v is not None and target is not None and v <= target]
             entry["matches"][metric] = {"baseline_at_paper": target,
                                         "smallest_n": min(hit) if hit else None}
-        if index == 0:
+        if name in scaled_task(context):
             entry["scaled"] = {model: {str(n): context.runs(folder_of(name, n, True)).seed_means(
                                            task, model, context.seeds[:SCALED_SEEDS],
                                            "energy_mse")
@@ -104,6 +113,19 @@ def analyse(context):
                                for model in SCALED_MODELS}
         out["tasks"][name] = entry
     return out
+
+
+def merged(numbers, path, order):
+    """`numbers` with the task sections of the study's earlier JSON at `path` that it does not
+    measure, when that JSON has the same seeds and profile; tasks in the order of `order`."""
+    try:
+        earlier = read_json(path) if os.path.exists(path) else {}
+    except ValueError:
+        earlier = {}
+    if (earlier.get("seeds"), earlier.get("profile")) != (numbers["seeds"], numbers["profile"]):
+        return numbers
+    tasks = {**earlier.get("tasks", {}), **numbers["tasks"]}
+    return {**numbers, "tasks": {name: tasks[name] for name in order if name in tasks}}
 
 
 def num(value, spec=".2e"):
@@ -187,10 +209,11 @@ def write(context):
     from .plots import save_figure
     if not studied(context):
         return []
-    numbers = analyse(context)
     folder = context.folder
     json_path, md_path = (os.path.join(folder, f"sample-efficiency.{ext}")
                           for ext in ("json", "md"))
+    numbers = merged(analyse(context), json_path,
+                     [name for name, task in context.tasks.items() if task.sample_sizes])
     write_json(json_path, numbers)
     write_text(md_path, markdown(numbers))
     return [json_path, md_path,

@@ -2,6 +2,7 @@
 the runs it needs, writes its files under `studies/NAME/`, and is redone only when its inputs
 change."""
 import copy
+import json
 import subprocess
 import sys
 
@@ -226,6 +227,28 @@ def test_sample_efficiency_study(studied):
     assert saved["config"]["train_trajectories"] == 5 and saved["config"]["samples"] == 400
     assert numbers["spring"]["models"]["hnn"]["energy_mse"]["5"] == [saved["energy_mse"]["mean"]]
     assert (folder / "sample-efficiency.png").exists()
+
+
+@pytest.mark.slow
+def test_sample_efficiency_measures_the_tasks_named_and_keeps_the_others(studied, repo, tmp_path):
+    """`--tasks pend` re-measures pend from its runs and keeps the JSON's other sections; the
+    steps-scaled note stays the spring's."""
+    import shutil
+    source = studied[0] / "studies" / "sample-efficiency"
+    folder = tmp_path / "studies" / "sample-efficiency"
+    shutil.copytree(source, folder)
+    (folder / ".done").unlink()
+    before = read_json(folder / "sample-efficiency.json")
+    marked = copy.deepcopy(before)
+    marked["tasks"]["dblpend"]["title"] = "kept as it was"
+    marked["tasks"]["pend"]["models"]["hnn"]["energy_mse"]["5"] = [-1.0]
+    (folder / "sample-efficiency.json").write_text(json.dumps(marked))
+    reproduce(repo, "--out", str(tmp_path), "--study", "sample-efficiency", "--tasks", "pend")
+    after = read_json(folder / "sample-efficiency.json")
+    assert set(after["tasks"]) == {"spring", "pend", "2body", "dblpend"}
+    assert after["tasks"]["dblpend"]["title"] == "kept as it was"
+    assert after["tasks"]["pend"] == before["tasks"]["pend"]          # measured again
+    assert "scaled" in after["tasks"]["spring"] and "scaled" not in after["tasks"]["pend"]
 
 
 @pytest.mark.slow
