@@ -36,10 +36,14 @@ def studied(context):
     return [name for name in context.selected if context.tasks[name].sample_sizes]
 
 
+def declared(context):
+    """Every task that declares sizes, in the tasks' order (selected or not)."""
+    return [name for name, task in context.tasks.items() if task.sample_sizes]
+
+
 def scaled_task(context):
     """The task of the steps-scaled note: the first task that declares sizes, if selected."""
-    first = [name for name, task in context.tasks.items() if task.sample_sizes][:1]
-    return [name for name in first if name in context.selected]
+    return [name for name in declared(context)[:1] if name in context.selected]
 
 
 def sizes(task, context):
@@ -212,8 +216,7 @@ def write(context):
     folder = context.folder
     json_path, md_path = (os.path.join(folder, f"sample-efficiency.{ext}")
                           for ext in ("json", "md"))
-    numbers = merged(analyse(context), json_path,
-                     [name for name, task in context.tasks.items() if task.sample_sizes])
+    numbers = merged(analyse(context), json_path, declared(context))
     write_json(json_path, numbers)
     write_text(md_path, markdown(numbers))
     return [json_path, md_path,
