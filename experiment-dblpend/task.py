@@ -74,6 +74,6 @@ TASKS = [DoublePendulumTask(
     HamiltonianConfig(samples=50, noise_std=0.1, weight_decay=1e-4, eval_substeps=4),
     quick=dict(total_steps=20, samples=10, eval_substeps=1),
     state_dim=4, hamiltonian=hamiltonian, starts=starts, t_span=(0.0, 3.0), points_per_unit=20,
-    eval_t_end=5.0, mass_matrix=mass_matrix, plot_limit=3.0, order=12,
+    eval_t_end=5.0, mass_matrix=mass_matrix, plot_limit=3.0, order=12, cache=True,
     models=("baseline", "hnn", "node2", "lnn"), time_reversal=TimeReversal(starts=2),
     sample_sizes=SampleSizes((5, 10, 25, 50, 100), (("samples", 200),), paper=25))]

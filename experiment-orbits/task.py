@@ -84,6 +84,8 @@ class OrbitTask(Task):
     """Gravity between `bodies` unit masses, G = 1; states `(4N,)` in the canonical order of
     `data.canonical_names`."""
 
+    caches_data = True
+
     def __init__(self, name, title, defaults, bodies, **kwargs):
         super().__init__(name, title, defaults, state_dim=4 * bodies, **kwargs)
         self.bodies = bodies

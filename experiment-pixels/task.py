@@ -119,6 +119,8 @@ NOTES = [
 class PixelTask(Task):
     """The pixel task: frame pairs in, an autoencoder with a latent model out."""
 
+    caches_data = True
+
     def trajectories(self, dataset, config):
         raise NotImplementedError("the pixel task observes frames, not states; its rollout loss "
                                   "is a latent one (rollout_training)")

@@ -26,6 +26,12 @@ def settings_key(settings):
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def file_digest(path):
+    """The sha256 of a file's bytes."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def save_npz(path, arrays):
     """Write a dict of arrays to `path` (.npz, no pickle), atomically."""
     def write(tmp):

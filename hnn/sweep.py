@@ -230,13 +230,16 @@ def run_all(runs, save_dir, options, executor, quiet=False):
 def run_jobs(jobs, executor, quiet=False):
     """Train every `(run, save_dir, options)` of `jobs` and store its files in its `save_dir`,
     all of them in one pool, so that runs of different folders or settings fill the workers
-    together. A parallel executor first makes the data of every distinct (task, seed, options),
-    so that no two workers make the same data. A progress bar counts runs done out of the
-    total, with the elapsed time and an estimate of the time left. The runs start in the order
-    given (put the longest first). The first failure raises, naming the run."""
+    together. A parallel executor first makes the data of every distinct (task, seed, options)
+    of a task that caches its data (`Task.caches_data`), so that no two workers make the same
+    data. A progress bar counts runs done out of the total, with the elapsed time and an
+    estimate of the time left. The runs start in the order given (put the longest first). The
+    first failure raises, naming the run."""
+    caching = {name: find_task(name).caches_data for name in {run.task for run, _, _ in jobs}}
     first_of = {}
     for run, _, options in jobs:
-        first_of.setdefault((run.task, run.seed, options), (run, None, options))
+        if caching[run.task]:
+            first_of.setdefault((run.task, run.seed, options), (run, None, options))
     phases = [(train_files, list(jobs), "runs")]
     if executor.parallel:
         phases.insert(0, (make_data, list(first_of.values()), "data"))

@@ -11,6 +11,7 @@ config. The base class trains a dynamics model (`hnn.models.build_model`, HNN or
 Saved runs are read through `hnn.runs.RunsFolder`, tables through `hnn.report`.
 """
 import dataclasses
+import inspect
 import os
 import re
 import time
@@ -18,7 +19,8 @@ import time
 import numpy as np
 import torch
 
-from .config import MODELS, TrainConfig, arg, parse_config, run_model, stored_config
+from .cache import cached, file_digest
+from .config import MODELS, REPO_ROOT, TrainConfig, arg, parse_config, run_model, stored_config
 from .data import evaluation_states, ring_states, solve_batch, trajectory_dataset
 from .lagrangian import as_mass_matrix, mass_matrix_from_hamiltonian
 from .metrics import loss_summary, rollout_errors
@@ -198,6 +200,10 @@ class Task:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name}>"
+
+    caches_data = False
+    """Whether `dataset` keeps its data in a cache (`hnn.cache`), so that a sweep makes each
+    dataset once before training (`hnn.sweep.run_jobs`)."""
 
     # What a task defines.
     def dataset(self, config):
@@ -475,6 +481,11 @@ class HamiltonianConfig(TrainConfig):
         ]
 
 
+def _repo_path(path):
+    relative = os.path.relpath(path, REPO_ROOT)
+    return path if relative.startswith(os.pardir) else relative
+
+
 def hamiltonian_field(hamiltonian, state_dim):
     """The field [dH/dp, -dH/dq] of `hamiltonian`, by autograd in float64: a function of numpy
     states `(..., state_dim)`. `hamiltonian` must take torch tensors (operators or torch
@@ -514,13 +525,16 @@ class HamiltonianTask(Task):
     `dynamics`). `linear=True` declares the field linear, x' = A x (see `least_squares_reference`).
     `plot_limit` bounds the figures' phase-space axes. `mass_matrix` (see `Task`) is by default
     derived from `hamiltonian` by autograd where H = ½ pᵀ M(q)⁻¹ p + V(q) takes torch tensors.
+    `cache=True` keeps each dataset as an `.npz` (`hnn.cache`), for systems whose trajectories are
+    slow to solve; its key holds the data settings and a digest of the source files that define
+    the data (`data_sources`), so an edit to the physics makes it anew.
     """
 
     def __init__(self, name, title, defaults, *, state_dim, hamiltonian, starts, t_span,
                  points_per_unit, dynamics=None, solution=None, train_fraction=0.5,
                  eval_starts=None, eval_t_end=20.0, eval_points=100, eval_seed=1000,
                  eval_trajectories=15, eval_solution=None, plot_limit=2.0, linear=False,
-                 mass_matrix=None, **kwargs):
+                 mass_matrix=None, cache=False, **kwargs):
         if not isinstance(defaults, HamiltonianConfig):
             raise TypeError(f"task {name}: defaults must be a HamiltonianConfig, "
                             f"got {type(defaults)}")
@@ -549,13 +563,33 @@ class HamiltonianTask(Task):
         self.eval_t = np.linspace(0, eval_t_end, eval_points)
         self.eval_seed, self.eval_trajectories = eval_seed, eval_trajectories
         self.plot_limit, self.linear = plot_limit, linear
+        self.caches_data = cache
+        self._sources = (hamiltonian, starts, dynamics, solution)
 
     def dataset(self, config):
-        """`x, dx, test_x, test_dx`, each `(N, d)`, and the sample times `t`."""
-        rng = np.random.default_rng(config.seed)
-        return trajectory_dataset(rng, self.solution, self.dynamics,
-                                  self.starts(rng, config.samples), self.t, config.noise_std,
-                                  self.train_fraction)
+        """`x, dx, test_x, test_dx`, each `(N, d)`, and the sample times `t`; cached with
+        `cache=True`."""
+        def make():
+            rng = np.random.default_rng(config.seed)
+            return trajectory_dataset(rng, self.solution, self.dynamics,
+                                      self.starts(rng, config.samples), self.t, config.noise_std,
+                                      self.train_fraction)
+        if not self.caches_data:
+            return make()
+        settings = {"seed": config.seed, "samples": config.samples,
+                    "noise_std": config.noise_std, "train_fraction": self.train_fraction,
+                    "t": [float(self.t[0]), float(self.t[-1]), len(self.t)],
+                    "sources": self.data_sources()}
+        return cached(f"{self.name}-trajectories", settings, make, quiet=config.quiet)
+
+    def data_sources(self):
+        """{file: sha256} of the source files that define the data: the task's class, its
+        physics functions, and the recipe (`hnn.tasks`, `hnn.data`); paths within the repository
+        are relative to it."""
+        functions = [type(self), hamiltonian_field, trajectory_dataset]
+        files = {os.path.abspath(inspect.getsourcefile(f))
+                 for f in functions + [f for f in self._sources if f is not None]}
+        return {_repo_path(path): file_digest(path) for path in sorted(files)}
 
     def rows_per_trajectory(self, config):
         return len(self.t)

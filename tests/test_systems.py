@@ -186,3 +186,40 @@ def test_the_docs_example_runs_through_reproduce_the_table_and_the_study(repo, t
     assert (folder / "results" / "runs" / "coupled-hnn-seed1.pt").exists()
     assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
                           text=True).stdout == status
+
+
+def test_a_cached_system_reads_its_data_back_bit_for_bit_and_makes_it_anew_after_an_edit(
+        tmp_path, monkeypatch):
+    """`cache=True`: the second call reads the .npz (the solver is not called), the arrays equal
+    the uncached ones exactly, and editing the file that defines the physics changes the key."""
+    physics = tmp_path / "physics_mod.py"
+    physics.write_text("def hamiltonian(x):\n    return 0.5 * (x ** 2).sum(-1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import physics_mod
+    calls = []
+
+    def solution(x0, t):
+        calls.append(len(x0))
+        return x0[:, None, :] * np.cos(t)[None, :, None]
+
+    def build(cache):
+        return HamiltonianTask("osc", "Oscillator", HamiltonianConfig(samples=4), state_dim=2,
+                               hamiltonian=physics_mod.hamiltonian, solution=solution,
+                               starts=lambda rng, n: rng.uniform(-1, 1, (n, 2)),
+                               t_span=(0, 1), points_per_unit=10, cache=cache)
+    config = build(False).config(quiet=True, seed=2)
+    plain = build(False).dataset(config)
+    task = build(True)
+    first, second = task.dataset(config), task.dataset(config)
+    assert len(calls) == 2                       # plain and the first cached call; not the second
+    for data in (first, second):
+        assert sorted(data) == sorted(plain)
+        assert all(data[k].dtype == plain[k].dtype and np.array_equal(data[k], plain[k])
+                   for k in plain)
+    sources = task.data_sources()
+    assert os.path.abspath(physics) in sources and "hnn/data.py" in sources
+    physics.write_text("def hamiltonian(x):\n    return (x ** 2).sum(-1)\n")
+    assert task.data_sources() != sources
+    task.dataset(config)
+    assert len(calls) == 3
+    assert len(os.listdir(os.environ["HNN_CACHE_DIR"])) == 2
