@@ -3,10 +3,18 @@
 
     python benchmarks/bench_pixels.py [--baseline] [--total-steps N] [--skip-training]
     python benchmarks/bench_pixels.py --matmul [--total-steps 300] [--rounds 3]
+    python benchmarks/bench_pixels.py --study-cost [--jobs 2]
 
 Prints wall times (figures, not asserts). The dataset is generated afresh into a temporary
 cache; the training run then reads it from there and saves into a temporary folder. Torch's
 thread count and the load average are printed with the times: on a shared CPU they matter.
+
+`--study-cost` prices the study `pixel-coordinates` and the variants the issue asks for beyond it
+(a variational encoder, the conv encoder with the latent rollout): each variant's baseline and
+HNN runs whole (`Task.run`, the study's overrides, evaluation included) at 10 and 60 steps; the
+difference gives the seconds per step, the rest the fixed cost, and the two the projected run at
+the task's steps. Then the grid's cost (`GRID_SEEDS` seeds) with the best variant at five seeds,
+in one-thread hours and in wall hours at `--jobs`.
 
 `--matmul` trains both latent models from the same start on the same batches (the task's own
 `hnn.training.fit`, the paper's settings, the cached dataset of seed 0) for `--total-steps`
@@ -21,6 +29,7 @@ same parameters and batch against float64's: the largest relative errors of each
 import argparse
 import contextlib
 import dataclasses
+import importlib
 import os
 import sys
 import tempfile
@@ -39,8 +48,13 @@ def main():
     parser.add_argument("--matmul", action="store_true",
                         help="compare the training step under each --matmul, side by side")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the --matmul timing")
+    parser.add_argument("--study-cost", action="store_true",
+                        help="price the pixel-coordinates study and the variants beyond it")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once, for --study-cost")
     args = parser.parse_args()
     task = find_tasks()["pixels"]
+    if args.study_cost:
+        return study_cost(task, args.jobs)
     if args.matmul:
         return compare_matmuls(task, args.total_steps or 300, args.rounds)
     defaults = task.defaults
@@ -91,6 +105,51 @@ def todays_step(task):
         yield
     finally:
         losses.reconstruction_error, hnn.training._sample = fused, sample
+
+
+def study_cost(task, jobs, steps=(10, 60), seeds=5):
+    """Print each variant's seconds per step, fixed seconds and projected run, then the grid's."""
+    from hnn.sweep import Options, Run
+    coordinates = importlib.import_module(type(task).__module__.rsplit(".", 1)[0] + ".coordinates")
+    rollout = (("horizon", coordinates.HORIZON),)
+    variants = {name: models for name, (_, models) in coordinates.VARIANTS.items()}
+    variants["mlp, variational (β 1e-5)"] = {m: (m, (("beta", 1e-5),)) for m in coordinates.PAIR}
+    variants["conv, rollout"] = {
+        "baseline": ("baseline+rollout", (("encoder", "conv"),) + rollout
+                     + (("train_integrator", "rk4"),)),
+        "hnn": ("hnn+rollout", (("encoder", "conv"),) + rollout
+                + (("train_integrator", "midpoint"),))}
+    torch.set_num_threads(1)
+    total_steps = task.defaults.total_steps
+    print(f"torch threads 1, load average {os.getloadavg()[0]:.2f}; runs of {steps} steps, "
+          f"projected to {total_steps}")
+    print("| variant | model | ms / step | fixed s | projected run, min |\n"
+          "| --- | --- | --- | --- | --- |")
+    grid = best = 0.0
+    for variant, models in variants.items():
+        for run_model, overrides in models.values():
+            seconds = []
+            for n in steps:
+                with tempfile.TemporaryDirectory() as tmp:
+                    options = Options(overrides=coordinates.PROFILE + overrides
+                                      + (("total_steps", n),))
+                    config = options.config(task, Run("pixels", run_model, 0), tmp)
+                    task.dataset(config)                         # cached: not in the time
+                    started = time.perf_counter()
+                    task.run(config)
+                    seconds.append(time.perf_counter() - started)
+            per_step = (seconds[1] - seconds[0]) / (steps[1] - steps[0])
+            fixed = seconds[0] - per_step * (steps[0] + 1)
+            run = fixed + per_step * (total_steps + 1)
+            grid += coordinates.GRID_SEEDS * run
+            if variant == "mlp, rollout":     # the best at three seeds (pixel-coordinates.json)
+                best += run
+            print(f"| {variant} | {run_model} | {per_step * 1e3:.1f} | {fixed:.1f} | "
+                  f"{run / 60:.1f} |")
+    extra = (seeds - coordinates.GRID_SEEDS) * best
+    print(f"grid of {coordinates.GRID_SEEDS} seeds: {grid / 3600:.2f} one-thread hours; with the "
+          f"mlp rollout variant at {seeds} seeds: {(grid + extra) / 3600:.2f}, "
+          f"{(grid + extra) / 3600 / jobs:.2f} wall hours at --jobs {jobs} (at best)")
 
 
 STEPS = {"today": ("torch", True), "torch": ("torch", False), "onednn": ("onednn", False)}
