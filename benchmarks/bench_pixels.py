@@ -11,7 +11,7 @@ thread count and the load average are printed with the times: on a shared CPU th
 
 `--study-cost` prices the study `pixel-coordinates` and the variants the issue asks for beyond it
 (a variational encoder, the conv encoder with the latent rollout): each variant's baseline and
-HNN runs whole (`Task.run`, the study's overrides, evaluation included) at 10 and 60 steps; the
+HNN runs whole (`Task.run`, the study's overrides, evaluation included) at 20 and 220 steps; the
 difference gives the seconds per step, the rest the fixed cost, and the two the projected run at
 the task's steps. Then the grid's cost (`GRID_SEEDS` seeds) with the best variant at five seeds,
 in one-thread hours and in wall hours at `--jobs`.
@@ -107,7 +107,7 @@ def todays_step(task):
         losses.reconstruction_error, hnn.training._sample = fused, sample
 
 
-def study_cost(task, jobs, steps=(10, 60), seeds=5):
+def study_cost(task, jobs, steps=(20, 220), seeds=5):
     """Print each variant's seconds per step, fixed seconds and projected run, then the grid's."""
     from hnn.sweep import Options, Run
     coordinates = importlib.import_module(type(task).__module__.rsplit(".", 1)[0] + ".coordinates")
