@@ -564,7 +564,10 @@ class HamiltonianTask(Task):
         self.eval_seed, self.eval_trajectories = eval_seed, eval_trajectories
         self.plot_limit, self.linear = plot_limit, linear
         self.caches_data = cache
-        self._sources = (hamiltonian, starts, dynamics, solution)
+        self._sources = {"hamiltonian": hamiltonian, "starts": starts, "dynamics": dynamics,
+                         "solution": solution}
+        if cache:
+            self.data_sources()                  # fail now if a source file cannot be found
 
     def dataset(self, config):
         """`x, dx, test_x, test_dx`, each `(N, d)`, and the sample times `t`; cached with
@@ -586,9 +589,16 @@ class HamiltonianTask(Task):
         """{file: sha256} of the source files that define the data: the task's class, its
         physics functions, and the recipe (`hnn.tasks`, `hnn.data`); paths within the repository
         are relative to it."""
-        functions = [type(self), hamiltonian_field, trajectory_dataset]
         files = {os.path.abspath(inspect.getsourcefile(f))
-                 for f in functions + [f for f in self._sources if f is not None]}
+                 for f in (type(self), hamiltonian_field, trajectory_dataset)}
+        for label, function in self._sources.items():
+            try:
+                files.add(os.path.abspath(inspect.getsourcefile(function)))
+            except TypeError:
+                if function is not None:
+                    raise TypeError(f"task {self.name}: cache=True keys the data by the source "
+                                    f"files of its physics, and {label}= ({function!r}) has "
+                                    f"none; pass a function defined in a file") from None
         return {_repo_path(path): file_digest(path) for path in sorted(files)}
 
     def rows_per_trajectory(self, config):

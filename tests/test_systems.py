@@ -1,5 +1,6 @@
 """Any system with a known Hamiltonian in one short file (`hnn.HamiltonianTask`), the tested
 example of docs/adding-a-system.md, and the errors a new system's author meets."""
+import functools
 import json
 import os
 import re
@@ -223,3 +224,9 @@ def test_a_cached_system_reads_its_data_back_bit_for_bit_and_makes_it_anew_after
     task.dataset(config)
     assert len(calls) == 3
     assert len(os.listdir(os.environ["HNN_CACHE_DIR"])) == 2
+    with pytest.raises(TypeError, match=r"task osc: cache=True keys the data by the source "
+                                        r"files of its physics, and starts= \(functools.partial"):
+        HamiltonianTask("osc", "Oscillator", HamiltonianConfig(), state_dim=2,
+                        hamiltonian=physics_mod.hamiltonian, t_span=(0, 1), points_per_unit=10,
+                        starts=functools.partial(np.random.Generator.uniform, size=(2,)),
+                        cache=True)
