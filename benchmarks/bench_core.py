@@ -23,6 +23,7 @@ from hnn.config import REPO_ROOT
 from hnn.experiments import find_tasks
 from hnn.models import build_model
 from hnn.optim import Adam
+from hnn.runs import RunsFolder
 from hnn.tasks import to_tensors
 
 spring = find_tasks()["spring"]
@@ -56,7 +57,7 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         spring.run(spring.config(quiet=True, total_steps=300, save_dir=tmp))
-        model = spring.load(tmp)[0]
+        model = RunsFolder(tmp).load(spring)[0]
     x0, t, truth = spring.evaluation_trajectories()
     timings = {}
     for solver, rtol in (("rk4", None), ("scipy", 1e-12)):
