@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from hnn.sweep import Options, Run, SerialExecutor, default_jobs, run_all, store_files
+from hnn.experiments import find_task
+from hnn.sweep import Options, Run, SerialExecutor, default_jobs, run_all, run_jobs, store_files
 
 
 def test_store_files_writes_the_metrics_last(tmp_path, monkeypatch):
@@ -38,6 +39,33 @@ def test_a_failed_run_is_named_and_stores_nothing(tmp_path):
                        match="training spring-nonsense-seed0 failed: --model must be one of"):
         run_all(runs, str(tmp_path / "runs"), Options(quick=True), SerialExecutor(), quiet=True)
     assert not (tmp_path / "runs").exists()
+
+
+class RecordingParallelExecutor(SerialExecutor):
+    """A SerialExecutor that says it is parallel, so `run_jobs` plans its data phase."""
+
+    parallel = True
+
+
+def test_the_data_phase_makes_each_cached_dataset_once_and_skips_tasks_that_do_not_cache(
+        tmp_path, monkeypatch):
+    import hnn.sweep
+    done = []
+    monkeypatch.setattr(hnn.sweep, "make_data", lambda run, options: done.append(("data", run)))
+    monkeypatch.setattr(hnn.sweep, "train_files", lambda run, options: done.append(("train", run))
+                        or {})
+    assert not find_task("spring").caches_data and find_task("2body").caches_data
+    runs = [Run("2body", "hnn", 0), Run("spring", "hnn", 0), Run("2body", "baseline", 0),
+            Run("2body", "hnn", 1)]
+    jobs = [(run, str(tmp_path), Options(quick=True)) for run in runs]
+    run_jobs(jobs, RecordingParallelExecutor(), quiet=True)
+    data = [(run.task, run.seed) for kind, run in done if kind == "data"]
+    assert data == [("2body", 0), ("2body", 1)]
+    assert [run for kind, run in done if kind == "train"] == runs
+    assert all(kind == "data" for kind, _ in done[:2])
+    done.clear()
+    run_jobs(jobs, SerialExecutor(), quiet=True)        # one process: no separate data phase
+    assert [kind for kind, _ in done] == ["train"] * 4
 
 
 def test_default_jobs_fill_the_cores_at_the_thread_count():
