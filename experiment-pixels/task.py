@@ -48,7 +48,8 @@ class PixelConfig(TrainConfig):
                            "observation); 0: a plain autoencoder", stored_if_default=False)
     matmul: str = arg("torch", "matrix products of the mlp autoencoder: torch (F.linear) or "
                                "onednn (hnn.onednn.linear: the same products by oneDNN, equal "
-                               "to float32 rounding, about 2x faster on AMD CPUs)",
+                               "to float32 rounding; faster on some CPUs, slower on others: "
+                               "benchmarks/bench_pixels.py --matmul times both)",
                       stored_if_default=False)
 
     def rules(self):

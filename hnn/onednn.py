@@ -1,9 +1,10 @@
 """`linear`: `torch.nn.functional.linear` with its matrix products run by oneDNN on the CPU.
 
 Written by hand because torch offers oneDNN's float32 matmul only as an op without autograd
-(`torch.ops.mkldnn._linear_pointwise`, which its compiler emits), while its default CPU sgemm,
-MKL's, takes a slower path on AMD processors: at the pixel autoencoder's shapes oneDNN is about
-twice as fast here (`benchmarks/bench_pixels.py --matmul`). The forward product and both gradient
+(`torch.ops.mkldnn._linear_pointwise`, which its compiler emits). Which of oneDNN and torch's
+default CPU sgemm, MKL's, is faster at the pixel autoencoder's shapes depends on the CPU (on one
+AMD EPYC with AVX-512 oneDNN took two thirds of MKL's time, on another with AVX2 only it took
+longer): `benchmarks/bench_pixels.py --matmul` times both. The forward product and both gradient
 products go through oneDNN; the results equal `F.linear`'s to float32 rounding (another
 summation order), not bit for bit. First order only: the backward is not itself differentiable.
 Off the CPU, or in another dtype than float32, `linear` is `F.linear`.
