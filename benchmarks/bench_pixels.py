@@ -4,6 +4,7 @@
     python benchmarks/bench_pixels.py [--baseline] [--total-steps N] [--skip-training]
     python benchmarks/bench_pixels.py --matmul [--total-steps 300] [--rounds 3]
     python benchmarks/bench_pixels.py --study-cost [--jobs 2]
+    python benchmarks/bench_pixels.py --floor [--total-steps 100] [--rounds 3]
 
 Prints wall times (figures, not asserts). The dataset is generated afresh into a temporary
 cache; the training run then reads it from there and saves into a temporary folder. Torch's
@@ -25,6 +26,13 @@ between onednn's training losses and today's over the first 20 steps and over al
 (training is chaotic: rounding differences grow along a run). Then,
 step by step along the first 20 steps of the torch run, each matmul's loss and gradients from the
 same parameters and batch against float64's: the largest relative errors of each.
+
+`--floor` bounds what a step can gain while its matrix products stay as they are: it records
+the shapes of every product (`aten::mm`, `aten::addmm`) along the steps timed (the test-loss
+curve included) with `torch.profiler`, replays them alone on random operands of those shapes,
+and times that beside today's step and the step now (`--total-steps` steps, best of
+`--rounds`). Today's step over the products' time is the speed-up that removing all the rest
+would give.
 """
 import argparse
 import contextlib
@@ -51,12 +59,16 @@ def main():
     parser.add_argument("--study-cost", action="store_true",
                         help="price the pixel-coordinates study and the variants beyond it")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, for --study-cost")
+    parser.add_argument("--floor", action="store_true",
+                        help="time the step's matrix products alone beside the whole step")
     args = parser.parse_args()
     task = find_tasks()["pixels"]
     if args.study_cost:
         return study_cost(task, args.jobs)
     if args.matmul:
         return compare_matmuls(task, args.total_steps or 300, args.rounds)
+    if args.floor:
+        return product_floor(task, args.total_steps or 100, args.rounds)
     defaults = task.defaults
     print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.2f}")
@@ -187,6 +199,62 @@ def compare_matmuls(task, steps, rounds):
               f"today's over {steps + 1} steps; onednn's largest relative difference from "
               f"today's: first 20 steps {relative[:20].max():.1e}, all {relative.max():.1e}")
         stepwise_difference(task, task.config(quiet=True, model=model_name), train)
+    print(f"load average after {os.getloadavg()[0]:.2f}")
+
+
+def product_floor(task, steps, rounds, replays=50):
+    """Print, per latent model, the step's matrix products timed alone against today's step and
+    the step now (`--floor`)."""
+    import collections
+
+    from torch.profiler import ProfilerActivity, profile
+
+    from hnn.training import fit
+    torch.set_num_threads(1)
+    print(f"torch threads 1, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
+    base = task.config(quiet=True, total_steps=steps)
+    train, _, test = task.training_data(task.dataset(base), base)
+    for model_name in ("hnn", "baseline"):
+        config = task.config(quiet=True, total_steps=steps, model=model_name)
+
+        def train_ms(total, today=False, **options):
+            torch.manual_seed(config.seed)
+            model = task.build(config)
+            with todays_step(task) if today else contextlib.nullcontext():
+                started = time.perf_counter()
+                fit(model, task.loss, train, test, total_steps=total, quiet=True,
+                    learn_rate=config.learn_rate, batch_size=config.batch_size,
+                    seed=config.seed, **options)
+            return (time.perf_counter() - started) / (total + 1) * 1e3
+
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            train_ms(steps)
+        counts = collections.Counter((e.name, tuple(tuple(s) for s in e.input_shapes if s))
+                                     for e in prof.events()
+                                     if e.name in ("aten::mm", "aten::addmm"))
+        products = []
+        for (name, shapes), count in counts.items():
+            operands = [torch.randn(*shape) for shape in shapes]
+            op = torch.mm if name == "aten::mm" else torch.addmm
+            products += [(op, operands)] * round(count / (steps + 1))
+
+        def products_ms():
+            started = time.perf_counter()
+            for _ in range(replays):
+                for op, operands in products:
+                    op(*operands)
+            return (time.perf_counter() - started) / replays * 1e3
+
+        best = collections.defaultdict(lambda: float("inf"))
+        for _ in range(rounds):
+            for label, measure in (("today", lambda: train_ms(steps, today=True)),
+                                   ("now", lambda: train_ms(steps)),
+                                   ("products", products_ms)):
+                best[label] = min(best[label], measure())
+        print(f"{model_name:>8}: {len(products)} products a step; today's step "
+              f"{best['today']:.2f} ms, the step now {best['now']:.2f} ms, its products alone "
+              f"{best['products']:.2f} ms ({best['products'] / best['now']:.0%} of the step now); "
+              f"today's step / the products: {best['today'] / best['products']:.2f}x")
     print(f"load average after {os.getloadavg()[0]:.2f}")
 
 
