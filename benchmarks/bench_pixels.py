@@ -164,11 +164,25 @@ def study_cost(task, jobs, steps=(20, 220), seeds=5):
           f"{(grid + extra) / 3600 / jobs:.2f} wall hours at --jobs {jobs} (at best)")
 
 
+def timed_fit(task, config, train, test, today=False):
+    """Train a fresh model of `config` for its total_steps with the task's settings (as `today`'s
+    step with `today`); `(ms per step, curves)`."""
+    from hnn.training import fit
+    torch.manual_seed(config.seed)
+    model = task.build(config)
+    with todays_step(task) if today else contextlib.nullcontext():
+        started = time.perf_counter()
+        curves = fit(model, task.loss, train, test, total_steps=config.total_steps,
+                     learn_rate=config.learn_rate, weight_decay=config.weight_decay,
+                     batch_size=config.batch_size, seed=config.seed, quiet=True)
+        ms = (time.perf_counter() - started) / (config.total_steps + 1) * 1e3
+    return ms, curves
+
+
 STEPS = {"today": ("torch", True), "torch": ("torch", False), "onednn": ("onednn", False)}
 
 
 def compare_matmuls(task, steps, rounds):
-    from hnn.training import fit
     torch.set_num_threads(1)                     # as train.py runs by default
     print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.2f}")
@@ -180,14 +194,7 @@ def compare_matmuls(task, steps, rounds):
             for label, (matmul, today) in STEPS.items():
                 config = task.config(quiet=True, total_steps=steps, model=model_name,
                                      matmul=matmul)
-                torch.manual_seed(config.seed)
-                model = task.build(config)
-                with todays_step(task) if today else contextlib.nullcontext():
-                    started = time.perf_counter()
-                    curves = fit(model, task.loss, train, test, total_steps=steps,
-                                 learn_rate=config.learn_rate, weight_decay=config.weight_decay,
-                                 batch_size=config.batch_size, seed=config.seed, quiet=True)
-                    ms = (time.perf_counter() - started) / (steps + 1) * 1e3
+                ms, curves = timed_fit(task, config, train, test, today)
                 best[label] = min(ms, best.get(label, float("inf")))
                 losses[label] = torch.tensor(curves["train_loss"], dtype=torch.float64)
         print(f"{model_name:>8}: " + ", ".join(f"{k} {v:.2f} ms/step" for k, v in best.items())
@@ -208,27 +215,14 @@ def product_floor(task, steps, rounds, replays=50):
     import collections
 
     from torch.profiler import ProfilerActivity, profile
-
-    from hnn.training import fit
     torch.set_num_threads(1)
     print(f"torch threads 1, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
     base = task.config(quiet=True, total_steps=steps)
     train, _, test = task.training_data(task.dataset(base), base)
     for model_name in ("hnn", "baseline"):
         config = task.config(quiet=True, total_steps=steps, model=model_name)
-
-        def train_ms(total, today=False, **options):
-            torch.manual_seed(config.seed)
-            model = task.build(config)
-            with todays_step(task) if today else contextlib.nullcontext():
-                started = time.perf_counter()
-                fit(model, task.loss, train, test, total_steps=total, quiet=True,
-                    learn_rate=config.learn_rate, batch_size=config.batch_size,
-                    seed=config.seed, **options)
-            return (time.perf_counter() - started) / (total + 1) * 1e3
-
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-            train_ms(steps)
+            timed_fit(task, config, train, test)
         counts = collections.Counter((e.name, tuple(tuple(s) for s in e.input_shapes if s))
                                      for e in prof.events()
                                      if e.name in ("aten::mm", "aten::addmm"))
@@ -247,10 +241,9 @@ def product_floor(task, steps, rounds, replays=50):
 
         best = collections.defaultdict(lambda: float("inf"))
         for _ in range(rounds):
-            for label, measure in (("today", lambda: train_ms(steps, today=True)),
-                                   ("now", lambda: train_ms(steps)),
-                                   ("products", products_ms)):
-                best[label] = min(best[label], measure())
+            best["today"] = min(best["today"], timed_fit(task, config, train, test, True)[0])
+            best["now"] = min(best["now"], timed_fit(task, config, train, test)[0])
+            best["products"] = min(best["products"], products_ms())
         print(f"{model_name:>8}: {len(products)} products a step; today's step "
               f"{best['today']:.2f} ms, the step now {best['now']:.2f} ms, its products alone "
               f"{best['products']:.2f} ms ({best['products'] / best['now']:.0%} of the step now); "
