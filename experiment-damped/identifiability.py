@@ -7,10 +7,12 @@ The damped and the ideal spring train on 25 trajectories whose inputs carry nois
 whose targets are exact. This script measures, without changing either task:
 1. each training set's own divergence (the trace of a linear field fitted to it), on the table's
    seeds and over `--many` seeds: by least squares, which an L2 fit on noisy inputs approaches
-   and which the noise shrinks toward 0, and by reverse regression (inputs on the exact targets,
-   then inverted), which input noise does not bias; and how many disjoint five-seed means of each
-   lie within 10% of the truth (10 seeds with --quick). Beside them, the divergence the saved
-   D-HNNs learned;
+   and which the noise shrinks toward 0; by reverse regression (inputs on the exact targets,
+   then inverted), which input noise does not bias; and by maximum likelihood on the training
+   trajectories with every chunk's start a parameter, which trajectory training with inferred
+   starts (`--loss rollout --infer-starts`) approaches; and how many disjoint five-seed means of
+   each lie within 10% of the truth (10 seeds with --quick). Beside them, the divergence the
+   saved D-HNNs learned;
 2. on the ideal spring, what a learned friction costs: the energy MSE of the exact conservative
    field plus the friction that gives it the training data's least-squares divergence (per seed,
    and over the disjoint five-seed means of `--many` seeds) or the D-HNN's learned one;
@@ -23,6 +25,8 @@ It writes the Markdown and the numbers to `{out}/studies/friction-identifiabilit
 import os
 
 import numpy as np
+import scipy.linalg
+import scipy.optimize
 
 from hnn import RunSet, Study
 from hnn.checkpoint import write_json, write_text
@@ -36,6 +40,7 @@ MODELS = ("baseline", "hnn", "dhnn")
 NOISE_FREE = dict(noise_std=0.0)
 CONSERVATIVE = data.conservative_part(np.eye(2)).T     # both tasks' J grad H = [2p, -2q]
 TOLERANCE = 0.1
+ESTIMATORS = ("least_squares", "reverse", "inferred_starts")   # the data's divergence, three ways
 MANY, MANY_QUICK = 200, 10                              # seeds of the data-only statistics
 
 
@@ -46,6 +51,33 @@ def data_divergence(task, seed, **overrides):
     forward = np.linalg.lstsq(x, dx, rcond=None)[0].T           # dx = A x
     reverse = np.linalg.lstsq(dx, x, rcond=None)[0].T           # x = B dx, so A = B^-1
     return float(np.trace(forward)), float(np.trace(np.linalg.inv(reverse)))
+
+
+def trajectory_divergence(task, seed, **overrides):
+    """The divergence of the maximum-likelihood linear field x' = A x of `seed`'s training
+    trajectories with every chunk's start a parameter: the estimator that `--loss rollout
+    --infer-starts` approaches, as least squares is the one derivative matching approaches.
+
+    Chunks are every K + 1 consecutive observations (K the task's `--horizon`), each chunk's
+    path is the exact flow expm(A k dt) z of its start z, z is fitted in closed form for each A
+    (variable projection), and A by `scipy.optimize.least_squares` from the least-squares field
+    of the derivative pairs."""
+    config = task.config(seed=seed, **overrides)
+    dataset = task.dataset(config)
+    train, _, dt = task.trajectories(dataset, config)
+    k = config.horizon
+    observed = np.lib.stride_tricks.sliding_window_view(train, k + 1, axis=1)
+    observed = observed.transpose(0, 1, 3, 2).reshape(-1, k + 1, train.shape[-1])
+
+    def residuals(a):
+        flows = np.stack([scipy.linalg.expm(a.reshape(2, 2) * step * dt)
+                          for step in range(k + 1)])                      # (K + 1, 2, 2)
+        gram = np.einsum("kij,kil->jl", flows, flows)
+        starts = np.linalg.solve(gram, np.einsum("kij,nki->jn", flows, observed)).T
+        return (observed - np.einsum("kij,nj->nki", flows, starts)).ravel()
+    initial = np.linalg.lstsq(dataset["x"], dataset["dx"], rcond=None)[0].T
+    fitted = scipy.optimize.least_squares(residuals, initial.ravel(), xtol=1e-12, ftol=1e-12)
+    return float(np.trace(fitted.x.reshape(2, 2)))
 
 
 def friction_field(divergence):
@@ -70,15 +102,16 @@ def data_study(tasks, seeds, many, runs):
     study = {}
     for name, truth in TASKS.items():
         task = tasks[name]
-        pairs = np.array([data_divergence(task, seed) for seed in range(max(many, max(seeds) + 1))])
+        pairs = np.array([(*data_divergence(task, seed), trajectory_divergence(task, seed))
+                          for seed in range(max(many, max(seeds) + 1))])
         entry = {"truth": truth, "seeds": {}, "many": many}
         for seed in seeds:
             entry["seeds"][seed] = {
-                "least_squares": pairs[seed, 0], "reverse": pairs[seed, 1],
+                **{key: pairs[seed, column] for column, key in enumerate(ESTIMATORS)},
                 "dhnn": learned_divergence(task, runs, seed),
                 **{f"{model}_energy_mse": runs.metrics(task, model, seed)["energy_mse"]["mean"]
                    for model in MODELS}}
-        for key, column in (("least_squares", 0), ("reverse", 1)):
+        for column, key in enumerate(ESTIMATORS):
             values = pairs[:many, column]
             entry[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1))}
             if truth:               # a relative tolerance needs a nonzero truth
@@ -147,22 +180,25 @@ def markdown(data_part, noise_free, checks, seeds):
     rows = []
     for name, entry in data_part.items():
         per_seed = entry["seeds"]
-        rows += [[name, seed, f"{row['least_squares']:.3f}", f"{row['reverse']:.3f}",
-                  f"{row['dhnn']:.3f}"]
+        rows += [[name, seed, *(f"{row[k]:.3f}" for k in (*ESTIMATORS, "dhnn"))]
                  for seed, row in per_seed.items()]
-        mean = {k: np.mean([row[k] for row in per_seed.values()])
-                for k in ("least_squares", "reverse", "dhnn")}
-        rows.append([name, f"mean of {', '.join(map(str, seeds))}", f"{mean['least_squares']:.3f}",
-                     f"{mean['reverse']:.3f}", f"{mean['dhnn']:.3f}"])
-        many = [entry[k] for k in ("least_squares", "reverse")]
+        rows.append([name, f"mean of {', '.join(map(str, seeds))}",
+                     *(f"{np.mean([row[k] for row in per_seed.values()]):.3f}"
+                       for k in (*ESTIMATORS, "dhnn"))])
+        many = [entry[k] for k in ESTIMATORS]
         rows.append([name, f"{entry['many']} seeds: mean ± std"]
                     + [f"{v['mean']:.3f} ± {v['std']:.3f}" for v in many] + [""])
         if entry["truth"]:
             rows.append([name, f"five-seed means within 10% of {entry['truth']}"]
                         + [f"{v['groups_within']} of {v['groups']}" for v in many] + [""])
     lines = ["### 1. The training data's own divergence", "",
+             "The trace of a linear field fitted to each training set: by least squares on the "
+             "derivative pairs (what derivative matching approaches), by reverse regression of "
+             "the inputs on the exact targets (unbiased by input noise), and by maximum "
+             "likelihood on the training trajectories' chunks of K + 1 points with every chunk's "
+             "start a parameter (what `--loss rollout --infer-starts` approaches).", "",
              markdown_table(["task", "seeds", "least squares", "reverse regression",
-                             "D-HNN learned"], rows)]
+                             "inferred starts", "D-HNN learned"], rows)]
     spring = data_part["spring"]["friction_cost"]
     rows = []
     for seed, value in spring["data"].items():

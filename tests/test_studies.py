@@ -11,8 +11,8 @@ import pytest
 
 from hnn import reversal
 from hnn.checkpoint import read_json
-from hnn.config import PROFILES
-from hnn.experiments import find_studies, find_tasks
+from hnn.config import PROFILES, REPO_ROOT
+from hnn.experiments import find_studies, find_tasks, load_folder
 from hnn.runs import RunsFolder
 from hnn.studies import Study
 from hnn.tasks import TimeReversal
@@ -93,6 +93,9 @@ def test_friction_identifiability_study(studied):
     assert seed0["least_squares"] == pytest.approx(
         TASKS["damped"].least_squares_reference(0)["divergence"])
     assert result["data"]["damped"]["least_squares"]["groups"] == 2      # 10 seeds with --quick
+    identifiability = load_folder(f"{REPO_ROOT}/experiment-damped", "identifiability")
+    assert seed0["inferred_starts"] == identifiability.trajectory_divergence(TASKS["damped"], 0)
+    assert result["data"]["damped"]["inferred_starts"]["groups"] == 2
     noise_free = RunsFolder(out / "studies" / "friction-identifiability" / "runs-noisefree")
     config = noise_free.metrics(TASKS["damped"], "dhnn", 0)["config"]
     assert (config["noise_std"] == 0.0
