@@ -27,11 +27,13 @@ import os
 import numpy as np
 import scipy.linalg
 import scipy.optimize
+import torch
 
 from hnn import RunSet, Study
 from hnn.checkpoint import write_json, write_text
 from hnn.report import markdown_table
 from hnn.studies import runs_of
+from hnn.trajectories import every_chunk
 
 from . import data
 
@@ -66,8 +68,7 @@ def trajectory_divergence(task, seed, **overrides):
     dataset = task.dataset(config)
     train, _, dt = task.trajectories(dataset, config)
     k = config.horizon
-    observed = np.lib.stride_tricks.sliding_window_view(train, k + 1, axis=1)
-    observed = observed.transpose(0, 1, 3, 2).reshape(-1, k + 1, train.shape[-1])
+    observed = every_chunk(torch.as_tensor(train), k).numpy()              # (chunks, K + 1, 2)
 
     def residuals(a):
         flows = np.stack([scipy.linalg.expm(a.reshape(2, 2) * step * dt)
