@@ -165,6 +165,34 @@ def test_trajectory_divergence_is_exact_without_noise_and_unbiased_by_it():
     assert inferred == pytest.approx(-0.2, abs=0.006) and inferred < forward - 0.008
 
 
+class LinearField(nn.Module):
+    """x' = A x in float64."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.a = nn.Parameter(torch.as_tensor(a, dtype=torch.float64))
+
+    def time_derivative(self, x):
+        return x @ self.a.T
+
+
+horizon = load_folder(f"{REPO_ROOT}/experiment-damped", "horizon")
+
+
+def test_held_out_score_is_the_noise_floor_for_the_exact_field():
+    task = TASKS["damped"]
+    exact, frictionless = (LinearField(a) for a in (damped.SYSTEM,
+                                                     identifiability.friction_field(0.0)))
+    clean = task.config(seed=0, noise_std=0.0)
+    assert horizon.held_out_score(task, exact, clean) < 1e-9               # RK4's error alone
+    assert horizon.held_out_score(task, frictionless, clean) > 4e-3
+    # 200 test trajectories, noise 0.1: sigma^2 plus the fitted start's error
+    noisy = task.config(seed=0, noise_std=0.1, samples=400)
+    score = horizon.held_out_score(task, exact, noisy)
+    assert 0.0100 < score < 0.0125
+    assert horizon.held_out_score(task, frictionless, noisy) > score + 0.004
+
+
 def test_friction_field_adds_its_divergence_to_the_exact_conservative_field():
     A = identifiability.friction_field(-2 * damped.GAMMA)
     np.testing.assert_array_equal(A, damped.SYSTEM)

@@ -37,7 +37,7 @@ def studied(tmp_path_factory, repo):
 def test_the_studies_are_found_and_time_reversal_is_a_default():
     assert set(STUDIES) == {"time-reversal", "which-prior", "end-of-training",
                             "sample-efficiency", "friction-identifiability", "pixel-factors",
-                            "trajectory-training", "pixel-coordinates"}
+                            "trajectory-training", "pixel-coordinates", "iso-horizon"}
     assert [name for name, study in STUDIES.items() if study.default] == ["time-reversal"]
     with pytest.raises(ValueError, match="lowercase letters, digits and single hyphens"):
         Study("Bad_Name", "", needs=list, write=list)
@@ -252,6 +252,27 @@ def test_sample_efficiency_measures_the_tasks_named_and_keeps_the_others(studied
     assert after["tasks"]["dblpend"]["title"] == "kept as it was"
     assert after["tasks"]["pend"] == before["tasks"]["pend"]          # measured again
     assert "scaled" in after["tasks"]["spring"] and "scaled" not in after["tasks"]["pend"]
+
+
+def test_iso_horizon_study(studied):
+    out, task = studied[0], TASKS["damped"]
+    folder = out / "studies" / "iso-horizon"
+    numbers = read_json(folder / "iso-horizon.json")
+    horizon = load_folder(f"{REPO_ROOT}/experiment-damped", "horizon")
+    assert set(numbers["horizons"]) == {"5", "29"} and numbers["noises"] == [0.0, 0.1]  # --quick
+    runs = RunsFolder(folder / "runs-k29-noise0.1")
+    model, ckpt = runs.load(task, "dhnn+rollout+iso", 0)
+    stored = ckpt["config"]
+    assert (stored["horizon"], stored["noise_std"], stored["infer_starts"]) == (29, 0.1, True)
+    cell = numbers["horizons"]["29"]["0.1"]
+    assert cell["divergence"] == [runs.metrics(task, "dhnn+rollout+iso", 0)["divergence"]["mean"]]
+    config = task.config(**{k: v for k, v in stored.items() if k != "task"})
+    assert cell["held_out"] == [horizon.held_out_score(task, model, config)]
+    assert cell["linear_likelihood"] == [horizon.trajectory_divergence(
+        task, 0, **task.quick, horizon=29, noise_std=0.1)]
+    scores = {k: entry["0.1"]["held_out"][0] for k, entry in numbers["horizons"].items()}
+    assert numbers["chosen"] == int(min(scores, key=scores.get))
+    assert len(numbers["checks"]) == 3
 
 
 @pytest.mark.slow
