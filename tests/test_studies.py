@@ -37,7 +37,8 @@ def studied(tmp_path_factory, repo):
 def test_the_studies_are_found_and_time_reversal_is_a_default():
     assert set(STUDIES) == {"time-reversal", "which-prior", "end-of-training",
                             "sample-efficiency", "friction-identifiability", "pixel-factors",
-                            "trajectory-training", "pixel-coordinates", "iso-horizon"}
+                            "trajectory-training", "pixel-coordinates", "iso-horizon",
+                            "lipson-horizon"}
     assert [name for name, study in STUDIES.items() if study.default] == ["time-reversal"]
     with pytest.raises(ValueError, match="lowercase letters, digits and single hyphens"):
         Study("Bad_Name", "", needs=list, write=list)
@@ -273,6 +274,19 @@ def test_iso_horizon_study(studied):
     scores = {k: entry["0.1"]["held_out"][0] for k, entry in numbers["horizons"].items()}
     assert numbers["chosen"] == int(min(scores, key=scores.get))
     assert len(numbers["checks"]) == 3
+
+
+def test_lipson_horizon_study(studied):
+    out = studied[0]
+    numbers = read_json(out / "studies" / "lipson-horizon" / "lipson-horizon.json")
+    raw = RunsFolder(out / "studies" / "lipson-horizon" / "runs-raw-k10").metrics(
+        TASKS["lipson"], "dhnn+rollout", 0)
+    assert (raw["config"]["horizon"], raw["config"]["loss"]) == (10, "rollout")
+    central = RunsFolder(out / "runs").metrics(TASKS["lipson_central"], "dhnn", 0)
+    assert numbers["raw"]["energy_mse"] == [raw["energy_mse"]["mean"]]
+    assert numbers["energy_mse_ratio"] == pytest.approx(
+        raw["energy_mse"]["mean"] / central["energy_mse"]["mean"], rel=1e-12)
+    assert numbers["central"]["recording_decay_rate"] == pytest.approx(0.0118, abs=5e-4)
 
 
 @pytest.mark.slow
