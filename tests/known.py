@@ -1,4 +1,5 @@
 """Closed-form functions wrapped as networks, for tests that need exact answers."""
+import torch
 from torch import nn
 
 
@@ -11,3 +12,15 @@ class Scalar(nn.Module):
 
     def forward(self, x):
         return self.fn(x).unsqueeze(-1)
+
+
+class LinearField(nn.Module):
+    """The linear field x' = x Mᵀ as a model (`time_derivative`), M a float64 parameter copied
+    from `matrix` `(d, d)`."""
+
+    def __init__(self, matrix):
+        super().__init__()
+        self.matrix = nn.Parameter(torch.as_tensor(matrix, dtype=torch.float64).clone())
+
+    def time_derivative(self, x):
+        return x @ self.matrix.T

@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from known import LinearField
 from torch import nn
 
 from hnn.autoencoder import (
@@ -138,17 +139,6 @@ class SliceAutoencoder(nn.Module):
 
     def decode(self, z):
         return torch.zeros(len(z), self.width, dtype=z.dtype)
-
-
-class LinearField(nn.Module):
-    """Stub latent model: dz/dt = z @ A.T."""
-
-    def __init__(self, matrix):
-        super().__init__()
-        self.matrix = nn.Parameter(torch.as_tensor(matrix, dtype=torch.float64))
-
-    def time_derivative(self, z):
-        return z @ self.matrix.T
 
 
 def test_loss_terms_follow_the_authors_code():

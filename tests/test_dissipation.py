@@ -3,7 +3,7 @@ the damped-spring generator, and runs of the damped task."""
 import numpy as np
 import pytest
 import torch
-from known import Scalar
+from known import LinearField, Scalar
 from torch import nn
 
 from hnn import HNN, build_model
@@ -163,17 +163,6 @@ def test_trajectory_divergence_is_exact_without_noise_and_unbiased_by_it():
     inferred = identifiability.trajectory_divergence(TASKS["damped"], 0, samples=4000)
     forward, _ = identifiability.data_divergence(TASKS["damped"], 0, samples=4000)
     assert inferred == pytest.approx(-0.2, abs=0.006) and inferred < forward - 0.008
-
-
-class LinearField(nn.Module):
-    """x' = A x in float64."""
-
-    def __init__(self, a):
-        super().__init__()
-        self.a = nn.Parameter(torch.as_tensor(a, dtype=torch.float64))
-
-    def time_derivative(self, x):
-        return x @ self.a.T
 
 
 horizon = load_folder(f"{REPO_ROOT}/experiment-damped", "horizon")

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from known import LinearField
 
 from hnn.config import parse_config, run_model, split_run_model
 from hnn.experiments import find_tasks
@@ -16,17 +17,6 @@ from hnn.trajectories import RolloutLoss, chunks, every_chunk
 TASKS = find_tasks()
 GAMMA = 0.2
 A = torch.tensor([[0.0, 2.0], [-2.0, -GAMMA]], dtype=torch.float64)   # the damped spring's field
-
-
-class Linear(torch.nn.Module):
-    """x' = x Mᵀ, with M a parameter (float64)."""
-
-    def __init__(self, matrix):
-        super().__init__()
-        self.matrix = torch.nn.Parameter(matrix.clone())
-
-    def time_derivative(self, x):
-        return x @ self.matrix.T
 
 
 def exact_trajectories(n=6, points=21, dt=0.1, seed=0):
@@ -47,18 +37,18 @@ def test_the_rollout_loss_of_the_exact_field_is_the_integrators_error_alone(inte
     """On noise-free data the exact field's loss is the integrator's error squared, so it falls
     as h^(2 order) with the substeps; a wrong field's does not fall."""
     data = batch_of(exact_trajectories())
-    losses = [RolloutLoss(0.1, 5, integrator, substeps)(Linear(A), data).item()
+    losses = [RolloutLoss(0.1, 5, integrator, substeps)(LinearField(A), data).item()
               for substeps in (8, 16)]
     assert losses[0] / losses[1] == pytest.approx(2 ** (2 * order), rel=0.2)
     assert losses[1] < {1: 1e-4, 2: 1e-10, 4: 1e-17}[order]
-    wrong = [RolloutLoss(0.1, 5, integrator, substeps)(Linear(1.05 * A), data).item()
+    wrong = [RolloutLoss(0.1, 5, integrator, substeps)(LinearField(1.05 * A), data).item()
              for substeps in (8, 16)]
     assert min(wrong) > 1e-5 and wrong[0] / wrong[1] < 1.5
 
 
 def test_one_euler_step_is_the_forward_difference_derivative_loss_times_dt_squared():
     trajectories, dt = exact_trajectories(points=2), 0.1
-    model = Linear(A + 0.3)
+    model = LinearField(A + 0.3)
     loss = RolloutLoss(dt, horizon=1, integrator="euler")(model, batch_of(trajectories))
     pairs = {"x": trajectories[:, 0], "dx": (trajectories[:, 1] - trajectories[:, 0]) / dt}
     assert loss.item() == pytest.approx(dt ** 2 * derivative_loss(model, pairs).item(), rel=1e-12)
@@ -70,7 +60,7 @@ def test_the_rollout_loss_gradient_matches_finite_differences():
     loss = RolloutLoss(0.1, horizon=5)           # T - 1 steps: one chunk position, fixed
 
     def value(matrix):
-        model = Linear(A)
+        model = LinearField(A)
         del model.matrix
         model.matrix = matrix
         return loss(model, batch_of(trajectories))
@@ -96,7 +86,7 @@ def test_inferred_starts_are_the_least_squares_starts_of_a_known_flow():
                                         generator=torch.Generator().manual_seed(2))
     loss = RolloutLoss(dt, horizon)
     starts = loss.infer_starts(noisy, "alternating", total_steps=0)
-    loss.refit(Linear(A), batch_of(noisy), iterations=50)
+    loss.refit(LinearField(A), batch_of(noisy), iterations=50)
     # the closed form: z = (sum_k Phi_kᵀ Phi_k)^-1 sum_k Phi_kᵀ y_k, Phi_k the k-step RK4 map
     step = RK4().step(lambda x: x @ A.T, torch.eye(2, dtype=torch.float64), dt).T
     maps = [torch.linalg.matrix_power(step, k) for k in range(horizon + 1)]
@@ -174,7 +164,7 @@ def test_run_names_say_how_a_run_was_trained():
 def test_the_longest_horizon_is_one_step_short_of_the_trajectories():
     trajectories = exact_trajectories(n=2, points=6)
     RolloutLoss(0.1, horizon=5).check(trajectories, "training")            # one chunk fits
-    assert RolloutLoss(0.1, horizon=5)(Linear(A), batch_of(trajectories)).item() < 1e-9
+    assert RolloutLoss(0.1, horizon=5)(LinearField(A), batch_of(trajectories)).item() < 1e-9
     with pytest.raises(ValueError, match="--horizon 6 is longer than the training trajectories, "
                                          "which have 6 points"):
         RolloutLoss(0.1, horizon=6).check(trajectories, "training")
