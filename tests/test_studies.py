@@ -255,6 +255,7 @@ def test_sample_efficiency_measures_the_tasks_named_and_keeps_the_others(studied
     assert "scaled" in after["tasks"]["spring"] and "scaled" not in after["tasks"]["pend"]
 
 
+@pytest.mark.slow
 def test_iso_horizon_study(studied):
     out, task = studied[0], TASKS["damped"]
     folder = out / "studies" / "iso-horizon"
@@ -276,6 +277,7 @@ def test_iso_horizon_study(studied):
     assert len(numbers["checks"]) == 3
 
 
+@pytest.mark.slow
 def test_lipson_horizon_study(studied):
     out = studied[0]
     numbers = read_json(out / "studies" / "lipson-horizon" / "lipson-horizon.json")
